@@ -1,0 +1,24 @@
+"""attnkit: self-attention for NLP, readable and measured.
+
+The layers, top to bottom: text -> data -> attention -> layers -> models -> tasks ->
+train/decode/evaluate -> cli/serve/viz. Nothing imports anything above it.
+"""
+
+from attnkit.attention import capture_attention, get_backend, list_backends
+from attnkit.config import ModelConfig
+from attnkit.models import Decoder, Encoder, EncoderDecoder, ModelOutput, model_config
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Decoder",
+    "Encoder",
+    "EncoderDecoder",
+    "ModelConfig",
+    "ModelOutput",
+    "__version__",
+    "capture_attention",
+    "get_backend",
+    "list_backends",
+    "model_config",
+]

@@ -1,0 +1,145 @@
+"""Key/value caches for incremental decoding.
+
+A decoder that has already processed positions ``0..n-1`` keeps their keys and values so that
+step ``n`` costs O(n) instead of recomputing the whole prefix. Two kinds:
+
+- :class:`LayerKVCache` for self-attention: preallocated ``(B, Hkv, max_len, D)`` buffers that
+  ``update`` appends to in place (no concatenation, so no reallocation per step).
+- :class:`StaticKV` for cross-attention: the encoder output does not change while decoding, so its
+  keys and values are computed once, on the first step, and reused.
+
+:class:`KVCache` holds one of each per decoder layer and reorders them all by beam index, which is
+what beam search needs after it picks which hypotheses survive. Usage::
+
+    cache = model.new_cache(batch_size=4, max_len=128)
+    out = model(prompt_ids, cache=cache)          # prefill
+    out = model(next_ids, cache=out.cache)        # one step; positions continue at cache.length
+    cache.reorder(beam_idx)                       # (B,) long: which row each new row comes from
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+
+class LayerKVCache:
+    """Preallocated self-attention cache for one layer: ``(B, Hkv, max_len, D)``."""
+
+    def __init__(
+        self,
+        batch_size: int,
+        n_kv_heads: int,
+        max_len: int,
+        head_dim: int,
+        *,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> None:
+        shape = (batch_size, n_kv_heads, max_len, head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self.length = 0
+
+    @property
+    def max_len(self) -> int:
+        return self.k.shape[2]
+
+    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append ``(B, Hkv, T, D)`` keys/values; return views of all cached ``(B, Hkv, S, D)``.
+
+        Raises:
+            ValueError: on a shape that does not match the buffers, or when the cache is full.
+        """
+        b, h, _, d = self.k.shape
+        if k.shape != v.shape or k.dim() != 4 or (k.shape[0], k.shape[1], k.shape[3]) != (b, h, d):
+            raise ValueError(
+                f"KV cache holds (B, Hkv, *, D) = ({b}, {h}, *, {d}); got k{tuple(k.shape)} v{tuple(v.shape)}"
+            )
+        t = k.shape[2]
+        end = self.length + t
+        if end > self.max_len:
+            raise ValueError(
+                f"KV cache is full: {self.length} cached + {t} new > max_len={self.max_len}; "
+                "create the cache with a larger max_len"
+            )
+        self.k[:, :, self.length : end] = k
+        self.v[:, :, self.length : end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+    def reset(self) -> None:
+        """Forget everything; the buffers are kept for reuse."""
+        self.length = 0
+
+    def reorder(self, beam_idx: Tensor) -> None:
+        """Row ``i`` becomes old row ``beam_idx[i]``; ``beam_idx`` is ``(B,)`` long."""
+        n = self.length
+        self.k[:, :, :n] = self.k[beam_idx, :, :n]
+        self.v[:, :, :n] = self.v[beam_idx, :, :n]
+
+
+class StaticKV:
+    """Cross-attention keys/values, computed from the encoder output once and then reused."""
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+
+    @property
+    def filled(self) -> bool:
+        return self.k is not None
+
+    def set(self, k: Tensor, v: Tensor) -> None:
+        self.k, self.v = k, v
+
+    def reset(self) -> None:
+        self.k = self.v = None
+
+    def reorder(self, beam_idx: Tensor) -> None:
+        if self.k is not None and self.v is not None:
+            self.k, self.v = self.k[beam_idx], self.v[beam_idx]
+
+
+@dataclass
+class KVCache:
+    """Per-layer caches of a decoder stack; ``cross`` is empty for decoder-only models."""
+
+    layers: list[LayerKVCache]
+    cross: list[StaticKV] = field(default_factory=list)
+
+    @classmethod
+    def allocate(
+        cls,
+        n_layers: int,
+        batch_size: int,
+        n_kv_heads: int,
+        max_len: int,
+        head_dim: int,
+        *,
+        cross_attention: bool = False,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> KVCache:
+        layers = [
+            LayerKVCache(batch_size, n_kv_heads, max_len, head_dim, dtype=dtype, device=device)
+            for _ in range(n_layers)
+        ]
+        cross = [StaticKV() for _ in range(n_layers)] if cross_attention else []
+        return cls(layers, cross)
+
+    @property
+    def length(self) -> int:
+        """Positions cached so far (the same in every layer)."""
+        return self.layers[0].length if self.layers else 0
+
+    def reset(self) -> None:
+        for c in [*self.layers, *self.cross]:
+            c.reset()
+
+    def reorder(self, beam_idx: Tensor) -> None:
+        """Reorder every layer's cache by ``beam_idx`` ``(B,)`` (beam search)."""
+        for c in [*self.layers, *self.cross]:
+            c.reorder(beam_idx)

@@ -1,0 +1,121 @@
+"""The one attention-backend registry.
+
+Every backend is a pure function with one signature::
+
+    fn(q, k, v, *, mask=None, is_causal=False, scale=None, dropout_p=0.0, need_weights=False)
+        -> (out (B, H, T, D), weights (B, H, T, S) | None)
+
+``mask`` follows :mod:`attnkit.data.masks` (bool, True = may attend); ``is_causal`` adds a
+bottom-right-aligned causal constraint on top of it. Models pick a backend by name
+(``ModelConfig.attn_backend``); there is no automatic choice. A request a backend cannot serve
+(today: ``need_weights`` on a fused kernel) is served by ``reference`` after one logged warning,
+never silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+AttentionFn = Callable[..., tuple[Tensor, Tensor | None]]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the registry uses it to route requests it cannot serve."""
+
+    weights: bool = False
+    """Can return the (B, H, T, S) attention probabilities."""
+    dropout: bool = True
+    """Applies ``dropout_p`` to the attention probabilities."""
+    gqa: bool = True
+    """Accepts fewer key/value heads than query heads."""
+    exact: bool = True
+    """Computes softmax(QK^T * scale)V exactly (up to float rounding)."""
+    dtypes: tuple[torch.dtype, ...] = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend: its name, its function and what it can do."""
+
+    name: str
+    fn: AttentionFn
+    caps: Capabilities = field(default_factory=Capabilities)
+
+    def __call__(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        mask: Tensor | None = None,
+        is_causal: bool = False,
+        scale: float | None = None,
+        dropout_p: float = 0.0,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        fn = self.fn
+        if need_weights and not self.caps.weights:
+            _warn_once(self.name, "need_weights=True")
+            fn = BACKENDS["reference"].fn
+        elif q.dtype not in self.caps.dtypes:
+            _warn_once(self.name, f"dtype {q.dtype}")
+            fn = BACKENDS["reference"].fn
+        return fn(
+            q,
+            k,
+            v,
+            mask=mask,
+            is_causal=is_causal,
+            scale=scale,
+            dropout_p=dropout_p,
+            need_weights=need_weights,
+        )
+
+
+BACKENDS: dict[str, Backend] = {}
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_once(name: str, what: str) -> None:
+    if (name, what) not in _warned:
+        _warned.add((name, what))
+        log.warning("attention backend %r cannot serve %s; using 'reference' for it", name, what)
+
+
+def register_backend(name: str, caps: Capabilities | None = None) -> Callable[[AttentionFn], AttentionFn]:
+    """Decorator: add ``fn`` to the registry under ``name``."""
+
+    def deco(fn: AttentionFn) -> AttentionFn:
+        if name in BACKENDS:
+            raise ValueError(f"attention backend {name!r} is already registered")
+        BACKENDS[name] = Backend(name, fn, caps or Capabilities())
+        return fn
+
+    return deco
+
+
+def get_backend(name: str) -> Backend:
+    """Look a backend up by name.
+
+    Raises:
+        ValueError: for an unknown name, listing the registered ones.
+    """
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown attention backend {name!r}; available: {', '.join(sorted(BACKENDS))}"
+        ) from None
+
+
+def list_backends() -> list[str]:
+    """Names of the registered backends, sorted."""
+    return sorted(BACKENDS)

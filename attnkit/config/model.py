@@ -1,0 +1,101 @@
+"""ModelConfig: every architectural choice of attnkit's Encoder, Decoder and EncoderDecoder.
+
+Named sizes live in :mod:`attnkit.models.presets`; this file only says what each knob means and
+which combinations are valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from attnkit.attention.registry import get_backend
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a Transformer stack (or of both stacks of an encoder-decoder)."""
+
+    vocab_size: int = 256
+    """Target/LM vocabulary size V (for the encoder-decoder: the decoder's)."""
+    d_model: int = 64
+    """Residual stream width C."""
+    n_layers: int = 2
+    """Blocks in the stack (for the encoder-decoder: decoder blocks)."""
+    n_heads: int = 4
+    """Query heads H; must divide d_model."""
+    n_kv_heads: int | None = None
+    """Key/value heads Hkv (GQA/MQA); None = n_heads. Must divide n_heads."""
+    d_ff: int | None = None
+    """Feed-forward hidden size; None = 4 * d_model (gelu) or the LLaMA 8/3 * d_model (swiglu)."""
+    max_seq_len: int = 512
+    """Longest sequence the position table covers."""
+    dropout: float = 0.0
+    """Dropout on embeddings, residual branches and the MLP hidden layer."""
+    attn_dropout: float = 0.0
+    """Dropout on attention probabilities."""
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
+    """Normalisation layer."""
+    norm_eps: float = 1e-5
+    """Epsilon of the norm layers."""
+    norm_position: Literal["pre", "post"] = "pre"
+    """Pre-norm (GPT-2/LLaMA, stable) or post-norm (original Transformer, BERT)."""
+    mlp: Literal["gelu", "swiglu"] = "gelu"
+    """Feed-forward kind."""
+    positions: Literal["sinusoidal", "learned", "rope", "none"] = "learned"
+    """Position information."""
+    rope_theta: float = 10000.0
+    """RoPE base frequency."""
+    bias: bool = True
+    """Biases in projections and LayerNorm (LLaMA-style models turn them off)."""
+    tie_embeddings: bool = True
+    """Share the output head with the (target) token embedding (Press & Wolf 2017)."""
+    embed_scale: bool = False
+    """Multiply token embeddings by sqrt(d_model) (original Transformer)."""
+    attn_backend: str = "sdpa"
+    """Attention backend name from the registry (see attnkit.attention.list_backends())."""
+    pad_id: int | None = None
+    """Padding id; when set, encoders derive their padding mask from the input ids."""
+    n_encoder_layers: int | None = None
+    """Encoder-decoder only: encoder blocks; None = n_layers."""
+    src_vocab_size: int | None = None
+    """Encoder-decoder only: source vocabulary; None = vocab_size."""
+    share_embeddings: bool = False
+    """Encoder-decoder only: one embedding table for source and target (needs equal vocabs)."""
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_seq_len"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if self.kv_heads <= 0 or self.n_heads % self.kv_heads:
+            raise ValueError(f"n_heads={self.n_heads} is not divisible by n_kv_heads={self.n_kv_heads}")
+        if self.positions == "rope" and self.head_dim % 2:
+            raise ValueError(f"RoPE needs an even head_dim, got d_model/n_heads={self.head_dim}")
+        for name in ("dropout", "attn_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.share_embeddings and self.src_vocab_size not in (None, self.vocab_size):
+            raise ValueError(
+                f"share_embeddings needs src_vocab_size == vocab_size, got "
+                f"{self.src_vocab_size} and {self.vocab_size}"
+            )
+        get_backend(self.attn_backend)  # raises, listing the registered names
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
+    def ffn_dim(self) -> int:
+        if self.d_ff is not None:
+            return self.d_ff
+        if self.mlp == "swiglu":
+            # 2/3 of 4C keeps SwiGLU's three matrices at the MLP's parameter count; round to 8.
+            return 8 * ((8 * self.d_model // 3 + 7) // 8)
+        return 4 * self.d_model

@@ -1,0 +1,61 @@
+"""Token embeddings plus additive positions (sinusoidal or learned), the input of every stack.
+
+RoPE is not added here: it rotates q and k inside attention. ``embed_scale`` multiplies token
+embeddings by sqrt(C) as in Vaswani et al. 2017 (section 3.4), which keeps them on the scale of
+the sinusoidal table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from torch import Tensor, nn
+
+from attnkit.attention.positional import LearnedPositions, SinusoidalPositions
+
+PositionKind = Literal["sinusoidal", "learned", "rope", "none"]
+
+
+class Embeddings(nn.Module):
+    """ids ``(B, T)`` -> dropout(tok(ids) * s + pos(positions)) ``(B, T, C)``."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        max_seq_len: int,
+        *,
+        positions: PositionKind = "learned",
+        dropout: float = 0.0,
+        embed_scale: bool = False,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.tok = nn.Embedding(vocab_size, d_model)
+        self.pos: nn.Module | None
+        if positions == "sinusoidal":
+            self.pos = SinusoidalPositions(d_model, max_seq_len)
+        elif positions == "learned":
+            self.pos = LearnedPositions(d_model, max_seq_len)
+        elif positions in ("rope", "none"):
+            self.pos = None
+        else:
+            raise ValueError(f"unknown positions {positions!r}; choose sinusoidal, learned, rope, none")
+        self.scale = math.sqrt(d_model) if embed_scale else 1.0
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, ids: Tensor, positions: Tensor) -> Tensor:
+        if ids.dim() != 2:
+            raise ValueError(f"expected token ids of shape (B, T), got {tuple(ids.shape)}")
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
+            raise ValueError(
+                f"token id out of range [0, {self.vocab_size}): min {int(ids.min())}, "
+                f"max {int(ids.max())}; does the tokenizer match the model's vocab_size?"
+            )
+        x = self.tok(ids)  # (B, T) -> (B, T, C)
+        if self.scale != 1.0:
+            x = x * self.scale
+        if self.pos is not None:
+            x = x + self.pos(positions)  # (T, C) or (B, T, C), broadcast over B
+        return self.dropout(x)

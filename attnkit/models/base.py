@@ -1,0 +1,93 @@
+"""What every attnkit model shares: the output dataclass, weight init and parameter counting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from attnkit.attention.kv_cache import KVCache
+from attnkit.config.model import ModelConfig
+from attnkit.layers.norms import build_norm
+
+IGNORE_INDEX = -100
+"""Target value that the loss skips (padding, prompt tokens)."""
+
+
+@dataclass
+class ModelOutput:
+    """What every model's forward returns.
+
+    Attributes:
+        hidden: ``(B, T, C)`` final hidden states.
+        logits: ``(B, T, V)``; None for a head-less encoder.
+        loss: mean cross-entropy over targets != -100, when targets were given.
+        cache: the KV cache passed in, now holding this call's keys/values.
+    """
+
+    hidden: Tensor
+    logits: Tensor | None = None
+    loss: Tensor | None = None
+    cache: KVCache | None = None
+
+
+def lm_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Token-level cross-entropy; ``targets`` ``(B, T)`` with -100 where nothing is predicted."""
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"targets {tuple(targets.shape)} must match logits {tuple(logits.shape[:-1])} (B, T)"
+        )
+    v = logits.shape[-1]
+    # (B, T, V) -> (B*T, V); float32 so bf16 logits do not lose the loss's small differences
+    return F.cross_entropy(logits.reshape(-1, v).float(), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+class AttnkitModel(nn.Module):
+    """Base of Encoder, Decoder and EncoderDecoder."""
+
+    cfg: ModelConfig
+
+    def init_weights(self) -> None:
+        """GPT-2 style: N(0, 0.02) for linear and embedding weights, zeros for biases."""
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, mean=0.0, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def num_parameters(self, *, exclude_embeddings: bool = False) -> int:
+        """Trainable parameters, tied weights counted once.
+
+        Args:
+            exclude_embeddings: leave out token and learned-position tables (the count scaling
+                laws use).
+        """
+        seen: set[int] = set()
+        skip: set[int] = set()
+        if exclude_embeddings:
+            for name, p in self.named_parameters():
+                if name.endswith("tok.weight") or name.endswith("pos.weight"):
+                    skip.add(id(p))
+        total = 0
+        for p in self.parameters():
+            if id(p) in seen or id(p) in skip or not p.requires_grad:
+                continue
+            seen.add(id(p))
+            total += p.numel()
+        return total
+
+    def set_attn_backend(self, name: str) -> None:
+        """Switch every attention layer to another registered backend."""
+        for m in self.modules():
+            if getattr(m, "is_attention_layer", False):
+                m.set_backend(name)
+            elif isinstance(m, AttnkitModel):
+                m.cfg.attn_backend = name
+
+
+def final_norm(cfg: ModelConfig) -> nn.Module:
+    """Norm after the last block: pre-norm stacks need one, post-norm blocks already end normed."""
+    if cfg.norm_position == "pre":
+        return build_norm(cfg.norm, cfg.d_model, cfg.norm_eps, bias=cfg.bias)
+    return nn.Identity()

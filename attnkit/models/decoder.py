@@ -1,0 +1,129 @@
+"""Decoder: a causal Transformer language model (GPT-style), optionally cross-attending.
+
+    ids (B, T) -> embeddings -> N x DecoderBlock(causal) -> [final norm] -> lm_head -> (B, T, V)
+
+Reading order: ``__init__`` builds the stack; ``forward`` runs it, with an optional KV cache so
+that generation continues where the cache ends; ``new_cache`` allocates one. The output head
+shares its weight with the token embedding when ``cfg.tie_embeddings`` (the default).
+
+With ``cross_attention=True`` each block also attends to an encoder's output; that is how
+:class:`attnkit.models.seq2seq.EncoderDecoder` uses this class.
+
+Padding: right-padded targets need no mask (causality already hides later positions) and are
+skipped by the loss through ``targets == -100``. Left-padded prompts pass ``padding_mask`` over
+every key position seen so far, cached ones included.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from attnkit.attention.kv_cache import KVCache
+from attnkit.attention.positional import RotaryEmbedding
+from attnkit.config.model import ModelConfig
+from attnkit.data import masks
+from attnkit.layers.block import DecoderBlock
+from attnkit.layers.embedding import Embeddings
+from attnkit.models.base import AttnkitModel, ModelOutput, final_norm, lm_loss
+
+
+class Decoder(AttnkitModel):
+    """Causal LM over ``cfg.vocab_size`` tokens with ``cfg.n_layers`` blocks."""
+
+    def __init__(self, cfg: ModelConfig, *, cross_attention: bool = False) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.cross_attention = cross_attention
+        self.embed = Embeddings(
+            cfg.vocab_size,
+            cfg.d_model,
+            cfg.max_seq_len,
+            positions=cfg.positions,
+            dropout=cfg.dropout,
+            embed_scale=cfg.embed_scale,
+        )
+        rope = RotaryEmbedding(cfg.head_dim, cfg.rope_theta) if cfg.positions == "rope" else None
+        self.layers = nn.ModuleList(
+            DecoderBlock(cfg, cross_attention=cross_attention, rope=rope) for _ in range(cfg.n_layers)
+        )
+        self.norm = final_norm(cfg)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.init_weights()
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.embed.tok.weight
+
+    def forward(
+        self,
+        ids: Tensor,
+        targets: Tensor | None = None,
+        *,
+        padding_mask: Tensor | None = None,
+        cache: KVCache | None = None,
+        context: Tensor | None = None,
+        context_mask: Tensor | None = None,
+    ) -> ModelOutput:
+        """Next-token logits for ``ids`` ``(B, T)``.
+
+        Args:
+            targets: ``(B, T)`` next-token ids, -100 to skip; gives ``loss``.
+            padding_mask: ``(B, S)`` bool over all keys (S = cached + T), True = real token.
+            cache: from :meth:`new_cache`; positions continue at ``cache.length``.
+            context: ``(B, S_src, C)`` encoder output (cross-attention models only).
+            context_mask: ``(B, S_src)`` bool, True = real source token.
+
+        Returns:
+            :class:`ModelOutput` with ``logits`` ``(B, T, V)``, ``loss`` and ``cache``.
+        """
+        if ids.dim() != 2:
+            raise ValueError(f"expected ids of shape (B, T), got {tuple(ids.shape)}")
+        start = cache.length if cache is not None else 0
+        if cache is not None and cache.layers[0].k.shape[0] != ids.shape[0]:
+            raise ValueError(
+                f"cache batch {cache.layers[0].k.shape[0]} != ids batch {ids.shape[0]} {tuple(ids.shape)}"
+            )
+        positions = torch.arange(start, start + ids.shape[1], device=ids.device)
+        if padding_mask is not None and padding_mask.shape != (ids.shape[0], start + ids.shape[1]):
+            raise ValueError(
+                f"padding_mask {tuple(padding_mask.shape)} must be (B, cached + T) = "
+                f"{(ids.shape[0], start + ids.shape[1])}"
+            )
+        mask = masks.expand_padding(padding_mask) if padding_mask is not None else None
+        ctx_mask = masks.expand_padding(context_mask) if context_mask is not None else None
+        x = self.embed(ids, positions)  # (B, T) -> (B, T, C)
+        for i, layer in enumerate(self.layers):
+            x = layer(
+                x,
+                mask=mask,
+                is_causal=True,
+                positions=positions,
+                cache=cache.layers[i] if cache is not None else None,
+                context=context,
+                context_mask=ctx_mask,
+                cross_cache=cache.cross[i] if cache is not None and cache.cross else None,
+            )
+        x = self.norm(x)
+        logits = self.lm_head(x)  # (B, T, C) -> (B, T, V)
+        loss = lm_loss(logits, targets) if targets is not None else None
+        return ModelOutput(hidden=x, logits=logits, loss=loss, cache=cache)
+
+    def new_cache(
+        self,
+        batch_size: int,
+        max_len: int | None = None,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> KVCache:
+        """Allocate a KV cache for ``batch_size`` sequences of up to ``max_len`` tokens."""
+        p = self.lm_head.weight
+        return KVCache.allocate(
+            self.cfg.n_layers,
+            batch_size,
+            self.cfg.kv_heads,
+            max_len or self.cfg.max_seq_len,
+            self.cfg.head_dim,
+            cross_attention=self.cross_attention,
+            dtype=dtype or p.dtype,
+            device=device or p.device,
+        )

@@ -1,0 +1,67 @@
+"""Encoder: a bidirectional Transformer stack (Vaswani et al. 2017 encoder; BERT's body).
+
+ids ``(B, T)`` -> embeddings -> N x EncoderBlock -> [final norm] -> hidden ``(B, T, C)``.
+Every token sees every non-padding token. It is the body of text classifiers and the source
+side of the encoder-decoder; task heads sit on top of ``hidden``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from attnkit.attention.positional import RotaryEmbedding
+from attnkit.config.model import ModelConfig
+from attnkit.data import masks
+from attnkit.layers.block import EncoderBlock
+from attnkit.layers.embedding import Embeddings
+from attnkit.models.base import AttnkitModel, ModelOutput, final_norm
+
+
+class Encoder(AttnkitModel):
+    """Bidirectional stack. ``cfg.n_layers`` blocks over a ``cfg.vocab_size`` vocabulary."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = Embeddings(
+            cfg.vocab_size,
+            cfg.d_model,
+            cfg.max_seq_len,
+            positions=cfg.positions,
+            dropout=cfg.dropout,
+            embed_scale=cfg.embed_scale,
+        )
+        rope = RotaryEmbedding(cfg.head_dim, cfg.rope_theta) if cfg.positions == "rope" else None
+        self.layers = nn.ModuleList(EncoderBlock(cfg, rope=rope) for _ in range(cfg.n_layers))
+        # Pre-norm leaves the residual stream unnormalised; post-norm blocks end normalised.
+        self.norm = final_norm(cfg)
+        self.init_weights()
+
+    def forward(self, ids: Tensor, *, padding_mask: Tensor | None = None) -> ModelOutput:
+        """Encode ``ids`` ``(B, T)``.
+
+        Args:
+            padding_mask: ``(B, T)`` bool, True = real token. None: derived from ``cfg.pad_id``
+                when set, else every token is real.
+
+        Returns:
+            :class:`ModelOutput` with ``hidden`` ``(B, T, C)``.
+        """
+        key_mask = self.key_mask(ids, padding_mask)
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.embed(ids, positions)  # (B, T) -> (B, T, C)
+        mask = masks.expand_padding(key_mask) if key_mask is not None else None  # (B, T) -> (B, 1, 1, T)
+        for layer in self.layers:
+            x = layer(x, mask=mask, positions=positions)
+        return ModelOutput(hidden=self.norm(x))
+
+    def key_mask(self, ids: Tensor, padding_mask: Tensor | None) -> Tensor | None:
+        """The ``(B, T)`` bool padding mask this encoder uses for ``ids``."""
+        if padding_mask is None and self.cfg.pad_id is not None:
+            return masks.padding_mask(ids, self.cfg.pad_id)
+        if padding_mask is not None and padding_mask.shape != ids.shape:
+            raise ValueError(
+                f"padding_mask {tuple(padding_mask.shape)} must match ids {tuple(ids.shape)} (B, T)"
+            )
+        return padding_mask
