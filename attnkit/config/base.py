@@ -63,6 +63,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 reads "3e-4" (no dot) as a string; accept what Python reads as a float.
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{where}: expected float, got str {value!r}") from None
     if tp is int and isinstance(value, bool):
         raise ValueError(f"{where}: expected int, got bool {value!r}")
     if isinstance(tp, type) and not isinstance(value, tp):
