@@ -13,9 +13,13 @@ Notation: T positions, C model dim, D head dim. Positions are integer tensors ``
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:  # config imports the attention registry; a runtime import would be circular
+    from attnkit.config.model import ModelConfig
 
 
 def _check_positions(positions: Tensor, max_len: int, what: str) -> None:
@@ -66,6 +70,11 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"RoPE needs an even head_dim, got {head_dim}")
         inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> RotaryEmbedding | None:
+        """The RoPE a ``ModelConfig`` asks for, or None when it uses other positions."""
+        return cls(cfg.head_dim, cfg.rope_theta) if cfg.positions == "rope" else None
 
     def forward(self, x: Tensor, positions: Tensor) -> Tensor:
         """Rotate ``x`` ``(B, H, T, D)`` by the angles of ``positions`` ``(T,)`` or ``(B, T)``."""

@@ -13,6 +13,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from attnkit.attention.positional import LearnedPositions, SinusoidalPositions
+from attnkit.config.model import ModelConfig
 
 PositionKind = Literal["sinusoidal", "learned", "rope", "none"]
 
@@ -44,6 +45,18 @@ class Embeddings(nn.Module):
             raise ValueError(f"unknown positions {positions!r}; choose sinusoidal, learned, rope, none")
         self.scale = math.sqrt(d_model) if embed_scale else 1.0
         self.dropout = nn.Dropout(dropout)
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, vocab_size: int | None = None) -> Embeddings:
+        """The embedding layer ``cfg`` describes (``vocab_size`` overrides the config's)."""
+        return cls(
+            vocab_size or cfg.vocab_size,
+            cfg.d_model,
+            cfg.max_seq_len,
+            positions=cfg.positions,
+            dropout=cfg.dropout,
+            embed_scale=cfg.embed_scale,
+        )
 
     def forward(self, ids: Tensor, positions: Tensor) -> Tensor:
         if ids.dim() != 2:

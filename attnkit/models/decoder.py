@@ -35,15 +35,8 @@ class Decoder(AttnkitModel):
         super().__init__()
         self.cfg = cfg
         self.cross_attention = cross_attention
-        self.embed = Embeddings(
-            cfg.vocab_size,
-            cfg.d_model,
-            cfg.max_seq_len,
-            positions=cfg.positions,
-            dropout=cfg.dropout,
-            embed_scale=cfg.embed_scale,
-        )
-        rope = RotaryEmbedding(cfg.head_dim, cfg.rope_theta) if cfg.positions == "rope" else None
+        self.embed = Embeddings.from_config(cfg)
+        rope = RotaryEmbedding.from_config(cfg)
         self.layers = nn.ModuleList(
             DecoderBlock(cfg, cross_attention=cross_attention, rope=rope) for _ in range(cfg.n_layers)
         )

@@ -24,15 +24,8 @@ class Encoder(AttnkitModel):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed = Embeddings(
-            cfg.vocab_size,
-            cfg.d_model,
-            cfg.max_seq_len,
-            positions=cfg.positions,
-            dropout=cfg.dropout,
-            embed_scale=cfg.embed_scale,
-        )
-        rope = RotaryEmbedding(cfg.head_dim, cfg.rope_theta) if cfg.positions == "rope" else None
+        self.embed = Embeddings.from_config(cfg)
+        rope = RotaryEmbedding.from_config(cfg)
         self.layers = nn.ModuleList(EncoderBlock(cfg, rope=rope) for _ in range(cfg.n_layers))
         # Pre-norm leaves the residual stream unnormalised; post-norm blocks end normalised.
         self.norm = final_norm(cfg)
