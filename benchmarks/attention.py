@@ -345,7 +345,7 @@ def cpu_name() -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048, 4096, 8192])
-    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--shape", type=int, nargs=3, default=[1, 8, 64], metavar=("B", "H", "D"))
     p.add_argument("--quick", action="store_true", help="T <= 1024, 3 rounds, no files written")
