@@ -4,8 +4,9 @@ The layers, top to bottom: text -> data -> attention -> layers -> models -> task
 train/decode/evaluate -> cli/serve/viz. Nothing imports anything above it.
 """
 
+from attnkit.api import LoadedModel, load, load_config, train
 from attnkit.attention import capture_attention, get_backend, list_backends
-from attnkit.config import ModelConfig
+from attnkit.config import ModelConfig, RunConfig
 from attnkit.models import Decoder, Encoder, EncoderDecoder, ModelOutput, model_config
 
 __version__ = "0.1.0"
@@ -14,11 +15,16 @@ __all__ = [
     "Decoder",
     "Encoder",
     "EncoderDecoder",
+    "LoadedModel",
     "ModelConfig",
     "ModelOutput",
+    "RunConfig",
     "__version__",
     "capture_attention",
     "get_backend",
     "list_backends",
+    "load",
+    "load_config",
     "model_config",
+    "train",
 ]

@@ -16,6 +16,8 @@ from attnkit.attention.registry import get_backend
 class ModelConfig:
     """Architecture of a Transformer stack (or of both stacks of an encoder-decoder)."""
 
+    arch: Literal["transformer", "lstm"] = "transformer"
+    """Model family: attnkit's Transformer stacks, or the LSTM baseline (same interface)."""
     vocab_size: int = 256
     """Target/LM vocabulary size V (for the encoder-decoder: the decoder's)."""
     d_model: int = 64

@@ -31,6 +31,11 @@ from attnkit.models.base import AttnkitModel, ModelOutput, final_norm, lm_loss
 class Decoder(AttnkitModel):
     """Causal LM over ``cfg.vocab_size`` tokens with ``cfg.n_layers`` blocks."""
 
+    @property
+    def context_limit(self) -> int | None:
+        """Longest sequence the position scheme covers (None: no limit, as with RoPE)."""
+        return None if self.cfg.positions in ("rope", "none") else self.cfg.max_seq_len
+
     def __init__(self, cfg: ModelConfig, *, cross_attention: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
@@ -55,6 +60,7 @@ class Decoder(AttnkitModel):
         cache: KVCache | None = None,
         context: Tensor | None = None,
         context_mask: Tensor | None = None,
+        positions: Tensor | None = None,
     ) -> ModelOutput:
         """Next-token logits for ``ids`` ``(B, T)``.
 
@@ -64,6 +70,8 @@ class Decoder(AttnkitModel):
             cache: from :meth:`new_cache`; positions continue at ``cache.length``.
             context: ``(B, S_src, C)`` encoder output (cross-attention models only).
             context_mask: ``(B, S_src)`` bool, True = real source token.
+            positions: ``(B, T)`` explicit positions (left-padded batches); default
+                ``cache.length + arange(T)``.
 
         Returns:
             :class:`ModelOutput` with ``logits`` ``(B, T, V)``, ``loss`` and ``cache``.
@@ -75,7 +83,8 @@ class Decoder(AttnkitModel):
             raise ValueError(
                 f"cache batch {cache.layers[0].k.shape[0]} != ids batch {ids.shape[0]} {tuple(ids.shape)}"
             )
-        positions = torch.arange(start, start + ids.shape[1], device=ids.device)
+        if positions is None:
+            positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         if padding_mask is not None and padding_mask.shape != (ids.shape[0], start + ids.shape[1]):
             raise ValueError(
                 f"padding_mask {tuple(padding_mask.shape)} must be (B, cached + T) = "

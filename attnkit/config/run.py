@@ -1,0 +1,120 @@
+"""Run-level configs: data, training and decoding, nested under one ``RunConfig``.
+
+A recipe YAML maps one-to-one onto ``RunConfig``::
+
+    task: lm
+    model: {d_model: 384, n_layers: 6, ...}     # ModelConfig
+    data: {dataset: tinyshakespeare, ...}        # DataConfig
+    train: {max_steps: 2000, lr: 1e-3, ...}      # TrainConfig
+    decode: {temperature: 0.8, ...}              # DecodeConfig
+
+and every field can be overridden on the command line as ``train.lr=3e-4``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from attnkit.config.model import ModelConfig
+
+
+@dataclass
+class DataConfig:
+    """Where the text comes from and how it becomes tokens."""
+
+    dataset: str | None = "tinyshakespeare"
+    """Registered dataset name (attnkit.data.datasets); None to use the *_file fields."""
+    train_file: str | None = None
+    """Your own UTF-8 training text (used when dataset is None)."""
+    valid_file: str | None = None
+    """Your own validation text."""
+    test_file: str | None = None
+    """Your own test text."""
+    tokenizer: Literal["char", "word", "bpe"] = "char"
+    """Tokenizer kind, trained on the training split."""
+    bpe_vocab_size: int = 8000
+    """Target vocabulary for BPE."""
+    min_freq: int = 1
+    """Word tokenizer: drop words seen fewer times (they become <unk>)."""
+    seq_len: int = 256
+    """Training/evaluation window length T."""
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop. Batch sizes are global: under torchrun each rank takes 1/world."""
+
+    batch_size: int = 16
+    """Sequences per micro-batch, summed over all processes."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step."""
+    max_steps: int = 1000
+    """Optimizer steps (the schedule's length)."""
+    max_minutes: float | None = None
+    """Wall-clock budget; the run evaluates, saves and stops when it is spent."""
+    lr: float = 1e-3
+    """Peak learning rate."""
+    min_lr: float = 1e-4
+    """Cosine floor."""
+    warmup_steps: int = 100
+    """Linear warmup from 0."""
+    schedule: Literal["cosine", "inverse_sqrt", "constant"] = "cosine"
+    """Decay after warmup: cosine to min_lr, 1/sqrt(step) (Noam), or constant."""
+    weight_decay: float = 0.1
+    """AdamW decay, applied to 2-D weights only."""
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float | None = 1.0
+    """Clip the global gradient norm; None disables."""
+    label_smoothing: float = 0.0
+    """Cross-entropy label smoothing (Szegedy et al. 2016)."""
+    eval_every: int = 250
+    """Evaluate (and checkpoint) every N steps."""
+    eval_batches: int | None = 40
+    """Batches per evaluation; None evaluates the whole split."""
+    early_stopping: int | None = None
+    """Stop after this many evaluations without improvement; None never stops early."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """bf16 autocast; auto = bf16 on CUDA, fp32 elsewhere."""
+    compile: bool = False
+    """torch.compile the model (opt-in: no gain measured on CPU, slow cold start)."""
+    seed: int = 1337
+    log_every: int = 10
+    """Log training metrics every N steps."""
+    threads: int | None = None
+    """torch.set_num_threads; None leaves PyTorch's default."""
+    progress: bool = True
+    """Show a progress bar (loss, tokens/s, ETA)."""
+
+
+@dataclass
+class DecodeConfig:
+    """Generation settings (see attnkit.decode)."""
+
+    max_new_tokens: int = 200
+    temperature: float = 1.0
+    """0 = greedy."""
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float = 1.0
+    """> 1 discourages tokens already present (Keskar et al. 2019)."""
+    stop: list[str] = field(default_factory=list)
+    """Stop when any of these strings appears in the generated text."""
+    prompt_overflow: Literal["truncate", "error"] = "truncate"
+    """A prompt that leaves no room in the context: keep its end (with a warning) or fail."""
+    seed: int | None = None
+
+
+@dataclass
+class RunConfig:
+    """Everything one training run needs; saved as config.yaml with every checkpoint."""
+
+    task: Literal["lm"] = "lm"
+    out_dir: str = "runs/lm"
+    """Where checkpoints, metrics.jsonl and plots go."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)

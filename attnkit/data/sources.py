@@ -1,0 +1,135 @@
+"""Finding dataset files: the offline mirror, the download cache, or the canonical URL.
+
+Lookup order for dataset ``name`` and file ``f``:
+
+1. ``$ATTNKIT_DATA/<name>/<f>``: an offline mirror laid out one folder per dataset.
+2. ``$ATTNKIT_CACHE/<name>/<f>`` (default ``~/.cache/attnkit``): earlier downloads.
+3. Download from the canonical URL into the cache: to a temporary file first, checked against
+   its sha256, then renamed into place, so a failed or corrupt download never looks complete.
+
+Every file found is checked against its sha256; a mismatch is an error, never a warning. Text is
+read as strict UTF-8, and a decoding error names the file and the line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: its local name, where it comes from, and its checksum."""
+
+    name: str
+    urls: tuple[str, ...]
+    sha256: str
+    size: int | None = None
+
+
+def data_root() -> Path | None:
+    root = os.environ.get("ATTNKIT_DATA")
+    return Path(root).expanduser() if root else None
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("ATTNKIT_CACHE", "~/.cache/attnkit")).expanduser()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _verify(path: Path, rf: RemoteFile) -> Path:
+    got = sha256_of(path)
+    if got != rf.sha256:
+        raise ValueError(
+            f"checksum mismatch for {path}: sha256 {got}, expected {rf.sha256}. The file is "
+            "corrupt or a different version; delete it (or fix the mirror) and try again"
+        )
+    return path
+
+
+def _download(rf: RemoteFile, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in rf.urls:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+                while chunk := resp.read(_CHUNK):
+                    out.write(chunk)
+            _verify(Path(tmp), rf)
+            os.replace(tmp, dest)
+            return dest
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            errors.append(f"{url}: {e}")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    raise FileNotFoundError("; ".join(errors))
+
+
+def fetch(dataset: str, rf: RemoteFile, *, download: bool = True) -> Path:
+    """Path to a verified local copy of ``rf`` (see the module docstring for the order).
+
+    Raises:
+        FileNotFoundError: naming every place looked at and how to set ``ATTNKIT_DATA``.
+        ValueError: on a checksum mismatch.
+    """
+    looked = []
+    root = data_root()
+    if root is not None:
+        p = root / dataset / rf.name
+        if p.is_file():
+            return _verify(p, rf)
+        looked.append(str(p))
+    cached = cache_root() / dataset / rf.name
+    if cached.is_file():
+        return _verify(cached, rf)
+    looked.append(str(cached))
+    why = "downloading is off"
+    if download:
+        try:
+            return _download(rf, cached)
+        except FileNotFoundError as e:
+            why = f"download failed ({e})"
+    raise FileNotFoundError(
+        f"dataset {dataset!r}: file {rf.name!r} not found. Looked in: {', '.join(looked)}; {why}. "
+        f"Set ATTNKIT_DATA to a folder holding {dataset}/{rf.name} (for example "
+        "ATTNKIT_DATA=../shared/data), or connect to the internet to download it."
+    )
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """Read a UTF-8 text file strictly.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is empty, or not UTF-8 (naming the line and byte offset).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"text file not found: {p}")
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ValueError(
+            f"{p}: not valid UTF-8 at line {line} (byte {e.start}: {data[e.start : e.start + 4]!r}); "
+            "re-encode the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise ValueError(f"{p}: the file is empty")
+    return text

@@ -1,0 +1,126 @@
+"""Generation for decoder language models (Transformer or LSTM): KV-cached sampling and streams.
+
+``generate_ids`` is a generator: it yields each new token id ``(B,)`` as soon as it is chosen,
+so callers can stream. The model is run once on the prompt (prefill), then one token at a time
+with the cache.
+
+Prompts longer than the context: with ``prompt_overflow="truncate"`` (the default) the prompt
+keeps its last ``context - max_new_tokens`` tokens and a warning is logged; with ``"error"`` it
+raises. ``max_new_tokens`` must be smaller than the context. Models without a context limit
+(LSTM, RoPE) never truncate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from attnkit.config.run import DecodeConfig
+from attnkit.decode.processors import process
+from attnkit.text.base import Tokenizer
+from attnkit.text.stream import StreamDecoder
+
+log = logging.getLogger(__name__)
+
+
+def fit_prompt(prompt: Tensor, limit: int | None, max_new_tokens: int, policy: str) -> Tensor:
+    """Apply the prompt-overflow policy; returns the (possibly truncated) ``(B, T)`` prompt."""
+    if limit is None:
+        return prompt
+    if max_new_tokens >= limit:
+        raise ValueError(f"max_new_tokens={max_new_tokens} must be smaller than the context ({limit})")
+    room = limit - max_new_tokens
+    if prompt.shape[1] <= room:
+        return prompt
+    if policy == "error":
+        raise ValueError(
+            f"prompt of {prompt.shape[1]} tokens + max_new_tokens={max_new_tokens} exceeds the model's "
+            f"context of {limit}; shorten the prompt or set decode.prompt_overflow=truncate"
+        )
+    log.warning(
+        "prompt of %d tokens truncated to its last %d to fit the context of %d", prompt.shape[1], room, limit
+    )
+    return prompt[:, -room:]
+
+
+@torch.no_grad()
+def generate_ids(
+    model: nn.Module, prompt: Tensor, cfg: DecodeConfig, *, stop_ids: tuple[int, ...] = ()
+) -> Iterator[Tensor]:
+    """Yield ``(B,)`` next-token ids, up to ``cfg.max_new_tokens`` or until every row stopped.
+
+    Rows that emitted a stop id keep yielding it (so batch rows stay aligned).
+    """
+    if prompt.dim() != 2 or prompt.shape[1] == 0:
+        raise ValueError(f"prompt must be (B, T) with T >= 1, got {tuple(prompt.shape)}")
+    model.eval()
+    limit = getattr(model, "context_limit", None)
+    prompt = fit_prompt(prompt, limit, cfg.max_new_tokens, cfg.prompt_overflow)
+    b = prompt.shape[0]
+    device = next(model.parameters()).device
+    prompt = prompt.to(device)
+    gen = torch.Generator(device=device)
+    if cfg.seed is not None:
+        gen.manual_seed(cfg.seed)
+    else:
+        gen.seed()
+    cache = model.new_cache(b, prompt.shape[1] + cfg.max_new_tokens)
+    history = prompt
+    done = torch.zeros(b, dtype=torch.bool, device=device)
+    stops = torch.tensor(stop_ids, dtype=torch.long, device=device)
+    logits = model(prompt, cache=cache).logits[:, -1]  # prefill: (B, T, V) -> (B, V)
+    for _ in range(cfg.max_new_tokens):
+        if cfg.temperature == 0:
+            nxt = logits.argmax(dim=-1)
+        else:
+            scores = process(
+                logits.float(),
+                history,
+                temperature=cfg.temperature,
+                k=cfg.top_k,
+                p=cfg.top_p,
+                penalty=cfg.repetition_penalty,
+            )
+            nxt = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=gen).squeeze(1)
+        if stops.numel():
+            nxt = torch.where(done, stops[0], nxt)
+            done |= torch.isin(nxt, stops)
+        yield nxt
+        if bool(done.all()):
+            return
+        history = torch.cat([history, nxt[:, None]], dim=1)
+        logits = model(nxt[:, None], cache=cache).logits[:, -1]
+
+
+def generate_text(model: nn.Module, tokenizer: Tokenizer, prompt: str, cfg: DecodeConfig) -> Iterator[str]:
+    """Stream the continuation of ``prompt`` as text chunks; honours ``cfg.stop`` strings.
+
+    Chunks never split a character; the stop string itself is not emitted.
+    """
+    ids = tokenizer.encode(prompt)
+    if not ids:
+        ids = [tokenizer.bos_id]
+    stream = StreamDecoder(tokenizer)
+    text = ""
+    emitted = 0
+    hold = max((len(s) for s in cfg.stop), default=1) - 1  # chars that might start a stop string
+    for nxt in generate_ids(model, torch.tensor([ids]), cfg, stop_ids=(tokenizer.eos_id,)):
+        tok = int(nxt[0])
+        if tok == tokenizer.eos_id:
+            break
+        text += stream.push(tok)
+        cut = min((text.find(s) for s in cfg.stop if s in text), default=-1)
+        if cut >= 0:
+            if cut > emitted:
+                yield text[emitted:cut]
+            return
+        safe = len(text) - hold
+        if safe > emitted:
+            yield text[emitted:safe]
+            emitted = safe
+    text += stream.flush()
+    if len(text) > emitted:
+        yield text[emitted:]

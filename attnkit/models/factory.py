@@ -1,0 +1,35 @@
+"""Build the model a config names: ``(family, cfg.arch)`` -> class."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from attnkit.config.model import ModelConfig
+from attnkit.models.base import AttnkitModel
+from attnkit.models.decoder import Decoder
+from attnkit.models.encoder import Encoder
+from attnkit.models.lstm import LSTMLanguageModel
+from attnkit.models.seq2seq import EncoderDecoder
+
+Family = Literal["decoder", "encoder", "seq2seq"]
+
+_BUILDERS = {
+    ("decoder", "transformer"): Decoder,
+    ("decoder", "lstm"): LSTMLanguageModel,
+    ("encoder", "transformer"): Encoder,
+    ("seq2seq", "transformer"): EncoderDecoder,
+}
+
+
+def build_model(cfg: ModelConfig, family: Family = "decoder") -> AttnkitModel:
+    """Instantiate the model for ``family`` and ``cfg.arch``.
+
+    Raises:
+        ValueError: for a combination that does not exist, listing those that do.
+    """
+    try:
+        cls = _BUILDERS[(family, cfg.arch)]
+    except KeyError:
+        have = ", ".join(f"{f}/{a}" for f, a in _BUILDERS)
+        raise ValueError(f"no {cfg.arch!r} model for the {family!r} family; available: {have}") from None
+    return cls(cfg)

@@ -1,0 +1,240 @@
+"""The task-agnostic training loop.
+
+One ``Trainer`` trains every attnkit task: it asks the task for batches, losses and metrics and
+does the rest: AdamW with decay groups, warmup + cosine/inverse-sqrt schedule, gradient
+accumulation and clipping, bf16 autocast, optional ``torch.compile``, DDP under torchrun,
+evaluation every N steps with best-checkpoint keeping and early stopping, a progress bar
+(loss, tokens/s, ETA), ``metrics.jsonl``, ``loss.png``, and checkpoints that resume exactly.
+
+Run directory layout::
+
+    <out_dir>/config.yaml     resolved config of the run
+    <out_dir>/metrics.jsonl   one JSON object per log/eval event
+    <out_dir>/loss.png        train/valid loss curves
+    <out_dir>/last/           latest checkpoint (see attnkit.train.checkpoint)
+    <out_dir>/best/           checkpoint with the lowest validation loss
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from attnkit.config.base import save_yaml
+from attnkit.config.run import RunConfig, TrainConfig
+from attnkit.tasks.base import Task
+from attnkit.train import checkpoint as ckpt
+from attnkit.train.distributed import DistInfo, cleanup, init_distributed, mean_across, shard
+from attnkit.train.optim import build_optimizer, lr_at
+from attnkit.train.plots import plot_losses
+
+
+class TrainingError(RuntimeError):
+    """The run cannot continue (a non-finite loss); the message says what to change."""
+
+
+def select_device(name: str) -> torch.device:
+    if name != "auto":
+        if name == "cuda" and not torch.cuda.is_available():
+            raise ValueError("train.device=cuda but no CUDA device is available; use auto or cpu")
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast_for(cfg: TrainConfig, device: torch.device):
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+class Trainer:
+    """Fit ``model`` on ``task`` as ``cfg.train`` says, writing into ``cfg.out_dir``."""
+
+    def __init__(self, cfg: RunConfig, task: Task, model: nn.Module) -> None:
+        self.cfg, self.task, self.model = cfg, task, model
+        self.tc = cfg.train
+        self.out = Path(cfg.out_dir)
+        if self.tc.threads:
+            torch.set_num_threads(self.tc.threads)
+        self.device = select_device(self.tc.device)
+        self.dist: DistInfo = init_distributed(self.device)
+        self.model.to(self.device)
+        self.optimizer = build_optimizer(self.model, self.tc, self.device)
+        self.gen = torch.Generator().manual_seed(self.tc.seed)
+        self.step = 0
+        self.best = math.inf
+        self.bad_evals = 0
+        self.history: list[dict] = []
+
+    # --- state -----------------------------------------------------------------------------
+
+    def _rng_state(self) -> dict[str, torch.Tensor]:
+        state = {"torch": torch.get_rng_state(), "data": self.gen.get_state()}
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state()
+        return state
+
+    def _save(self, name: str, metrics: dict) -> None:
+        if not self.dist.is_main:
+            return
+        ckpt.save_checkpoint(
+            self.out / name,
+            model=self.model,
+            cfg=self.cfg,
+            tokenizer=self.task.tokenizer,
+            optimizer=self.optimizer,
+            rng=self._rng_state(),
+            step=self.step,
+            metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+        )
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Continue from a checkpoint (default ``<out_dir>/last``): weights, optimizer, RNG, step."""
+        d = ckpt.resolve_checkpoint(path or self.out / "last")
+        manifest = ckpt.read_manifest(d)
+        ckpt.load_weights(self.model, d)
+        ckpt.load_optimizer(self.optimizer, d)
+        rng = ckpt.load_rng(d)
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "data" in rng:
+            self.gen.set_state(rng["data"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"])
+        self.step = int(manifest["step"])
+        best = ckpt.resolve_checkpoint(self.out / "best") if (self.out / "best").exists() else None
+        self.best = ckpt.read_manifest(best)["metrics"].get("loss", math.inf) if best else math.inf
+
+    # --- loop ------------------------------------------------------------------------------
+
+    def _log(self, record: dict) -> None:
+        self.history.append(record)
+        if self.dist.is_main:
+            with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def evaluate(self, split: str = "valid") -> dict:
+        bs = max(1, self.tc.batch_size // self.dist.world)
+        return self.task.evaluate(self.model, split, bs, self.tc.eval_batches)
+
+    def fit(self, until_step: int | None = None) -> dict:
+        """Train to ``max_steps`` (or ``until_step``, or the time budget). Returns the last eval.
+
+        Raises:
+            TrainingError: on a non-finite loss; ``<out_dir>/last`` keeps the last good state.
+        """
+        tc, out = self.tc, self.out
+        if self.dist.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            save_yaml(self.cfg, out / "config.yaml")
+        train_model: nn.Module = self.model
+        if tc.compile:
+            train_model = torch.compile(train_model)
+        if self.dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            train_model = DDP(
+                train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        stop = min(tc.max_steps, until_step or tc.max_steps)
+        bar = tqdm(
+            total=tc.max_steps,
+            initial=self.step,
+            disable=not (tc.progress and self.dist.is_main),
+            dynamic_ncols=True,
+            mininterval=1.0,
+            unit="step",
+        )
+        t_start = time.perf_counter()
+        tokens_since, t_since = 0, t_start
+        last_eval: dict = {}
+        try:
+            while self.step < stop:
+                lr = lr_at(self.step, tc)
+                for g in self.optimizer.param_groups:
+                    g["lr"] = lr
+                self.model.train()
+                loss_sum = torch.zeros((), device=self.device)
+                for micro in range(tc.grad_accum):
+                    batch = shard(self.task.train_batch(self.gen, tc.batch_size), self.dist)
+                    batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                    sync = micro == tc.grad_accum - 1 or self.dist.world == 1
+                    no_sync = contextlib.nullcontext() if sync else train_model.no_sync()
+                    with no_sync, autocast_for(tc, self.device):
+                        loss, ntok = self.task.loss(train_model, batch, tc.label_smoothing)
+                    if not torch.isfinite(loss):
+                        raise TrainingError(
+                            f"loss is {loss.item()} at step {self.step + 1}; training stopped. The last "
+                            f"good checkpoint is {out / 'last'}. Lower train.lr, keep train.grad_clip on, "
+                            "or use precision=fp32"
+                        )
+                    (loss / tc.grad_accum).backward()
+                    loss_sum += loss.detach() / tc.grad_accum
+                    tokens_since += ntok * self.dist.world
+                if tc.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                bar.update(1)
+                elapsed_min = (time.perf_counter() - t_start) / 60
+                time_up = tc.max_minutes is not None and elapsed_min >= tc.max_minutes
+                if self.step % tc.log_every == 0 or self.step == stop or time_up:
+                    now = time.perf_counter()
+                    tps = tokens_since / max(now - t_since, 1e-9)
+                    tokens_since, t_since = 0, now
+                    loss_v = mean_across(loss_sum, self.dist).item()
+                    self._log(
+                        {
+                            "kind": "train",
+                            "step": self.step,
+                            "loss": loss_v,
+                            "lr": lr,
+                            "tokens_per_s": tps,
+                            "elapsed_s": now - t_start,
+                        }
+                    )
+                    bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}", tok_s=f"{tps:,.0f}")
+                if self.step % tc.eval_every == 0 or self.step == stop or time_up:
+                    last_eval = self._eval_and_save()
+                    bar.write(
+                        f"step {self.step}: valid loss {last_eval['loss']:.4f} "
+                        f"(ppl {last_eval['ppl']:.2f} per {last_eval.get('unit', 'token')})"
+                    )
+                    if tc.early_stopping is not None and self.bad_evals >= tc.early_stopping:
+                        bar.write(f"early stopping: no improvement in {self.bad_evals} evaluations")
+                        break
+                if time_up:
+                    bar.write(f"time budget of {tc.max_minutes} min reached at step {self.step}")
+                    break
+        finally:
+            bar.close()
+            if self.dist.is_main and (out / "metrics.jsonl").exists():
+                plot_losses(out / "metrics.jsonl", out / "loss.png", title=str(out))
+        if until_step is None:
+            cleanup(self.dist)
+        return last_eval
+
+    def _eval_and_save(self) -> dict:
+        metrics = self.evaluate("valid")
+        self._log({"kind": "eval", "step": self.step, **metrics})
+        self._save("last", metrics)
+        if metrics["loss"] < self.best:
+            self.best = metrics["loss"]
+            self.bad_evals = 0
+            self._save("best", metrics)
+        else:
+            self.bad_evals += 1
+        return metrics
