@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 TORCH  := torch==2.13.0
 DATA   ?= $(if $(wildcard ../shared/data),../shared/data,)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo attention-demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,16 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt
 
 setup: $(VENV)/.installed
 
+# The README demo: train a character-level Transformer on Tiny Shakespeare for 3 minutes,
+# then stream 300 generated characters from the best checkpoint.
 demo: setup
-	ATTNKIT_DATA=$(DATA) $(VENV)/bin/attnkit demo
+	ATTNKIT_DATA=$(DATA) $(VENV)/bin/attnkit train --config configs/lm/shakespeare-char.yaml \
+		out_dir=runs/demo train.max_minutes=3 train.max_steps=300 train.eval_every=100 train.eval_batches=20
+	ATTNKIT_DATA=$(DATA) $(VENV)/bin/attnkit generate --ckpt runs/demo/best --prompt "ROMEO:" \
+		--max-new-tokens 300 --seed 0
+
+attention-demo: setup
+	$(VENV)/bin/attnkit demo
 
 test: setup
 	ATTNKIT_DATA=$(DATA) $(PY) -m pytest -q

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from attnkit.config.base import apply_overrides, load_yaml
@@ -38,6 +39,7 @@ def train(cfg: RunConfig, *, resume: bool = False, until_step: int | None = None
     """Train as ``cfg`` says; ``resume`` continues from ``<out_dir>/last``. Returns the last eval."""
     task = TASKS[cfg.task](cfg)
     cfg = dataclasses.replace(cfg, model=task.model_config(cfg.model))
+    torch.manual_seed(cfg.train.seed)  # the initial weights are part of the run's reproducibility
     model = build_model(cfg.model, task.family)
     trainer = Trainer(cfg, task, model)
     if resume:

@@ -21,3 +21,65 @@ def tol(dtype: torch.dtype, kind: str = "out") -> dict[str, float]:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def shared_data() -> str:
+    """The offline dataset mirror; tests that need it fail (never skip) when it is absent."""
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("ATTNKIT_DATA")
+    if not root or not (Path(root) / "tinyshakespeare").is_dir():
+        pytest.fail(
+            "ATTNKIT_DATA must point at the dataset mirror (e.g. ATTNKIT_DATA=../shared/data); "
+            f"got {root!r}. `make test` sets it when ../shared/data exists."
+        )
+    return root
+
+
+TINY_CORPUS = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
+    "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n"
+) * 40
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path):
+    """Train/valid/test text files of a small corpus, for fast end-to-end runs."""
+    paths = {}
+    for split, text in (("train", TINY_CORPUS), ("valid", TINY_CORPUS[:2000]), ("test", TINY_CORPUS[-2000:])):
+        p = tmp_path / f"{split}.txt"
+        p.write_text(text, encoding="utf-8")
+        paths[split] = str(p)
+    return paths
+
+
+def tiny_run_config(out_dir, corpus: dict, *extra: str):
+    """A RunConfig that trains a tiny char model on ``corpus`` in a second or two."""
+    from attnkit.config import RunConfig, apply_overrides
+
+    return apply_overrides(
+        RunConfig(),
+        [
+            f"out_dir={out_dir}",
+            "data.dataset=null",
+            f"data.train_file={corpus['train']}",
+            f"data.valid_file={corpus['valid']}",
+            f"data.test_file={corpus['test']}",
+            "data.seq_len=32",
+            "model.d_model=32",
+            "model.n_heads=2",
+            "model.n_layers=2",
+            "model.max_seq_len=64",
+            "train.batch_size=4",
+            "train.max_steps=8",
+            "train.eval_every=4",
+            "train.eval_batches=2",
+            "train.warmup_steps=2",
+            "train.log_every=1",
+            "train.progress=false",
+            "train.lr=3e-3",
+            *extra,
+        ],
+    )

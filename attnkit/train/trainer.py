@@ -165,28 +165,8 @@ class Trainer:
                 lr = lr_at(self.step, tc)
                 for g in self.optimizer.param_groups:
                     g["lr"] = lr
-                self.model.train()
-                loss_sum = torch.zeros((), device=self.device)
-                for micro in range(tc.grad_accum):
-                    batch = shard(self.task.train_batch(self.gen, tc.batch_size), self.dist)
-                    batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-                    sync = micro == tc.grad_accum - 1 or self.dist.world == 1
-                    no_sync = contextlib.nullcontext() if sync else train_model.no_sync()
-                    with no_sync, autocast_for(tc, self.device):
-                        loss, ntok = self.task.loss(train_model, batch, tc.label_smoothing)
-                    if not torch.isfinite(loss):
-                        raise TrainingError(
-                            f"loss is {loss.item()} at step {self.step + 1}; training stopped. The last "
-                            f"good checkpoint is {out / 'last'}. Lower train.lr, keep train.grad_clip on, "
-                            "or use precision=fp32"
-                        )
-                    (loss / tc.grad_accum).backward()
-                    loss_sum += loss.detach() / tc.grad_accum
-                    tokens_since += ntok * self.dist.world
-                if tc.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                loss_sum, ntok = self.train_step(train_model)
+                tokens_since += ntok
                 self.step += 1
                 bar.update(1)
                 elapsed_min = (time.perf_counter() - t_start) / 60
@@ -226,6 +206,37 @@ class Trainer:
         if until_step is None:
             cleanup(self.dist)
         return last_eval
+
+    def train_step(self, train_model: nn.Module) -> tuple[torch.Tensor, int]:
+        """One optimizer step over ``grad_accum`` micro-batches at the current ``lr``.
+
+        Returns the mean loss (a tensor, not synced) and the tokens processed by all processes.
+        """
+        tc = self.tc
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        tokens = 0
+        for micro in range(tc.grad_accum):
+            batch = shard(self.task.train_batch(self.gen, tc.batch_size), self.dist)
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+            sync = micro == tc.grad_accum - 1 or self.dist.world == 1
+            no_sync = contextlib.nullcontext() if sync else train_model.no_sync()
+            with no_sync, autocast_for(tc, self.device):
+                loss, ntok = self.task.loss(train_model, batch, tc.label_smoothing)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"loss is {loss.item()} at step {self.step + 1}; training stopped. The last "
+                    f"good checkpoint is {self.out / 'last'}. Lower train.lr, keep train.grad_clip on, "
+                    "or use precision=fp32"
+                )
+            (loss / tc.grad_accum).backward()
+            loss_sum += loss.detach() / tc.grad_accum
+            tokens += ntok * self.dist.world
+        if tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss_sum, tokens
 
     def _eval_and_save(self) -> dict:
         metrics = self.evaluate("valid")
