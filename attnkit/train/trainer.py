@@ -77,6 +77,7 @@ class Trainer:
         self.best = math.inf
         self.bad_evals = 0
         self.history: list[dict] = []
+        self._t_start = time.perf_counter()
 
     # --- state -----------------------------------------------------------------------------
 
@@ -157,7 +158,7 @@ class Trainer:
             mininterval=1.0,
             unit="step",
         )
-        t_start = time.perf_counter()
+        t_start = self._t_start = time.perf_counter()
         tokens_since, t_since = 0, t_start
         last_eval: dict = {}
         try:
@@ -240,7 +241,8 @@ class Trainer:
 
     def _eval_and_save(self) -> dict:
         metrics = self.evaluate("valid")
-        self._log({"kind": "eval", "step": self.step, **metrics})
+        elapsed = time.perf_counter() - self._t_start
+        self._log({"kind": "eval", "step": self.step, "elapsed_s": elapsed, **metrics})
         self._save("last", metrics)
         if metrics["loss"] < self.best:
             self.best = metrics["loss"]
