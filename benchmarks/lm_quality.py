@@ -15,6 +15,7 @@ import contextlib
 import datetime
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -32,7 +33,8 @@ def run(name: str) -> dict:
     import attnkit
     from attnkit.api import load_config
 
-    cfg = load_config(ROOT / "configs" / "lm" / f"{name}.yaml")
+    extra = os.environ.get("LM_QUALITY_OVERRIDES", "").split()  # e.g. for a smoke run
+    cfg = load_config(ROOT / "configs" / "lm" / f"{name}.yaml", extra)
     t0 = time.perf_counter()
     cmd = [
         sys.executable,
@@ -42,6 +44,7 @@ def run(name: str) -> dict:
         "--config",
         f"configs/lm/{name}.yaml",
         "train.progress=false",
+        *extra,
     ]
     subprocess.run(cmd, cwd=ROOT, check=True, env=os.environ.copy())
     minutes = (time.perf_counter() - t0) / 60
@@ -57,7 +60,8 @@ def run(name: str) -> dict:
         "train_minutes": train_rows[-1]["elapsed_s"] / 60,
         "wall_minutes": minutes,
         "best_step": lm.manifest["step"],
-        "tokens_per_s": sorted(r["tokens_per_s"] for r in train_rows[1:])[len(train_rows[1:]) // 2],
+        # median over logged intervals; the first one includes start-up
+        "tokens_per_s": statistics.median(r["tokens_per_s"] for r in (train_rows[1:] or train_rows)),
         "curve": [(r["elapsed_s"] / 60, r["loss"]) for r in rows if r["kind"] == "eval"],
     }
     for split in ("valid", "test"):

@@ -4,10 +4,13 @@
 so callers can stream. The model is run once on the prompt (prefill), then one token at a time
 with the cache.
 
-Prompts longer than the context: with ``prompt_overflow="truncate"`` (the default) the prompt
-keeps its last ``context - max_new_tokens`` tokens and a warning is logged; with ``"error"`` it
-raises. ``max_new_tokens`` must be smaller than the context. Models without a context limit
-(LSTM, RoPE) never truncate.
+Context limits (learned or sinusoidal positions cover ``max_seq_len`` positions):
+
+- A prompt longer than the context: with ``prompt_overflow="truncate"`` (the default) it keeps
+  its last ``context - 1`` tokens and a warning is logged; with ``"error"`` it raises.
+- Generating past the context slides the window, as nanoGPT does by cropping: when the cache is
+  full, the last ``context // 2`` tokens are re-encoded from position 0 into a fresh cache and
+  decoding continues. Models without a limit (LSTM, RoPE) never truncate or slide.
 """
 
 from __future__ import annotations
@@ -26,24 +29,23 @@ from attnkit.text.stream import StreamDecoder
 log = logging.getLogger(__name__)
 
 
-def fit_prompt(prompt: Tensor, limit: int | None, max_new_tokens: int, policy: str) -> Tensor:
+def fit_prompt(prompt: Tensor, limit: int | None, policy: str) -> Tensor:
     """Apply the prompt-overflow policy; returns the (possibly truncated) ``(B, T)`` prompt."""
-    if limit is None:
-        return prompt
-    if max_new_tokens >= limit:
-        raise ValueError(f"max_new_tokens={max_new_tokens} must be smaller than the context ({limit})")
-    room = limit - max_new_tokens
-    if prompt.shape[1] <= room:
+    if limit is None or prompt.shape[1] < limit:
         return prompt
     if policy == "error":
         raise ValueError(
-            f"prompt of {prompt.shape[1]} tokens + max_new_tokens={max_new_tokens} exceeds the model's "
-            f"context of {limit}; shorten the prompt or set decode.prompt_overflow=truncate"
+            f"prompt of {prompt.shape[1]} tokens does not fit the model's context of {limit} "
+            "(one position must stay free to generate); shorten the prompt or set "
+            "decode.prompt_overflow=truncate"
         )
     log.warning(
-        "prompt of %d tokens truncated to its last %d to fit the context of %d", prompt.shape[1], room, limit
+        "prompt of %d tokens truncated to its last %d to fit the context of %d",
+        prompt.shape[1],
+        limit - 1,
+        limit,
     )
-    return prompt[:, -room:]
+    return prompt[:, -(limit - 1) :]
 
 
 @torch.no_grad()
@@ -58,7 +60,7 @@ def generate_ids(
         raise ValueError(f"prompt must be (B, T) with T >= 1, got {tuple(prompt.shape)}")
     model.eval()
     limit = getattr(model, "context_limit", None)
-    prompt = fit_prompt(prompt, limit, cfg.max_new_tokens, cfg.prompt_overflow)
+    prompt = fit_prompt(prompt, limit, cfg.prompt_overflow)
     b = prompt.shape[0]
     device = next(model.parameters()).device
     prompt = prompt.to(device)
@@ -67,7 +69,8 @@ def generate_ids(
         gen.manual_seed(cfg.seed)
     else:
         gen.seed()
-    cache = model.new_cache(b, prompt.shape[1] + cfg.max_new_tokens)
+    total = prompt.shape[1] + cfg.max_new_tokens
+    cache = model.new_cache(b, total if limit is None else min(total, limit))
     history = prompt
     done = torch.zeros(b, dtype=torch.bool, device=device)
     stops = torch.tensor(stop_ids, dtype=torch.long, device=device)
@@ -92,7 +95,12 @@ def generate_ids(
         if bool(done.all()):
             return
         history = torch.cat([history, nxt[:, None]], dim=1)
-        logits = model(nxt[:, None], cache=cache).logits[:, -1]
+        if limit is not None and cache.length >= limit:
+            # Context full: slide the window and re-encode its second half from position 0.
+            cache = model.new_cache(b, limit)
+            logits = model(history[:, -(limit // 2) :], cache=cache).logits[:, -1]
+        else:
+            logits = model(nxt[:, None], cache=cache).logits[:, -1]
 
 
 def generate_text(model: nn.Module, tokenizer: Tokenizer, prompt: str, cfg: DecodeConfig) -> Iterator[str]:

@@ -70,20 +70,28 @@ def test_stop_ids_end_rows_and_keep_alignment(lm):
 
 
 def test_prompt_overflow_truncates_with_warning_or_errors(caplog):
-    prompt = torch.arange(30)[None]
+    prompt = torch.arange(40)[None]
     with caplog.at_level(logging.WARNING):
-        kept = fit_prompt(prompt, 32, 8, "truncate")
-    assert kept.tolist() == [list(range(6, 30))] and "truncated to its last 24" in caplog.text
-    with pytest.raises(ValueError, match="exceeds the model's context of 32"):
-        fit_prompt(prompt, 32, 8, "error")
-    with pytest.raises(ValueError, match="max_new_tokens=40 must be smaller than the context"):
-        fit_prompt(prompt, 32, 40, "truncate")
-    assert fit_prompt(prompt, None, 100, "error") is prompt
+        kept = fit_prompt(prompt, 32, "truncate")
+    assert kept.tolist() == [list(range(9, 40))] and "truncated to its last 31" in caplog.text
+    with pytest.raises(ValueError, match="prompt of 40 tokens does not fit the model's context of 32"):
+        fit_prompt(prompt, 32, "error")
+    assert fit_prompt(prompt, None, "error") is prompt
+    assert fit_prompt(prompt[:, :31], 32, "error").shape == (1, 31)
 
 
-def test_long_prompt_generation_runs_within_context(lm):
-    out = list(generate_ids(lm, torch.randint(4, 20, (1, 60)), DecodeConfig(max_new_tokens=8, temperature=0)))
-    assert len(out) == 8
+def test_generation_past_the_context_slides_the_window(lm):
+    # Context 32: a 20-token prompt plus 40 new tokens must slide; each step after a slide equals
+    # greedy decoding of the cropped window recomputed from scratch (nanoGPT's crop).
+    prompt = torch.randint(4, 20, (1, 20))
+    out = torch.stack(list(generate_ids(lm, prompt, DecodeConfig(max_new_tokens=40, temperature=0))), 1)
+    assert out.shape == (1, 40)
+    seq = torch.cat([prompt, out], 1)
+    first_slide = 32 - 20 + 1  # new tokens generated when the cache first fills
+    window = seq[:, : 20 + first_slide][:, -16:]
+    with torch.no_grad():
+        expect = lm(window).logits[:, -1].argmax(-1)
+    assert int(expect) == int(seq[0, 20 + first_slide])
 
 
 def test_stream_text_and_stop_strings():
