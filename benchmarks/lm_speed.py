@@ -68,7 +68,7 @@ class NanoGPT(nn.Module):
         for blk in self.blocks:
             x = blk(x)
         logits = self.lm_head(self.ln_f(x))
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def bench_training(shape, b, steps, rounds, precision="fp32") -> dict:
     )
     trainer = Trainer(run, RandomTokens(v, t), Decoder(attnkit_cfg(v, c, n_layer, h, t)))
     hf = hf_gpt2(v, c, n_layer, h, t)
-    nano = NanoGPT(v, c, n_layer, h, t)
+    nano = NanoGPT(v, c, n_layer, h, max(t, 1024))  # same position table as the others
     opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, m in (("hf", hf), ("nano", nano))}
     gen = torch.Generator().manual_seed(0)
     ctx = (
