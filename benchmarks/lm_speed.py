@@ -301,6 +301,75 @@ def main():
         (HERE / "results").mkdir(exist_ok=True)
         (HERE / "results" / "lm_speed.json").write_text(json.dumps(res, indent=1))
         print("wrote", HERE / "results" / "lm_speed.json")
+        update_results_md(markdown(res))
+
+
+def _ratio(d: dict, key: str) -> str:
+    lo, hi = d[key + "_range"]
+    return f"{d[key]:.2f}× [{lo:.2f}–{hi:.2f}]"
+
+
+def markdown(res: dict) -> str:
+    lines = [
+        "Command: `python benchmarks/lm_speed.py`  ",
+        f"Machine: 2-core x86-64 CPU (AMX-bf16), {res['threads']} thread, torch {res['torch']}, "
+        f"transformers {res['transformers']}, {res['date']}. Medians of {res['rounds']} interleaved "
+        "rounds; ratios are medians of per-round ratios [min–max].",
+        "",
+        "Training, 10.8M char model (6 layers, 384, 6 heads, T=256, B=16), one optimizer step incl. "
+        "clipping and AdamW:",
+        "",
+        "| precision | attnkit tok/s | HF GPT2LMHeadModel tok/s | nanoGPT-style loop tok/s "
+        "| attnkit / HF | attnkit / nanoGPT |",
+        "|---|---|---|---|---|---|",
+    ]
+    for prec in ("fp32", "bf16"):
+        r = res[f"train_{prec}"]
+        lines.append(
+            f"| {prec} | {r['attnkit']['per_s']:,.0f} | {r['hf']['per_s']:,.0f} "
+            f"| {r['nanogpt']['per_s']:,.0f} | {_ratio(r['attnkit'], 'vs_hf')} "
+            f"| {r['attnkit']['vs_nanogpt']:.2f}× |"
+        )
+    lines += [
+        "",
+        "Generation, greedy with KV cache, 16-token prompt (exactly N new tokens, no early stop):",
+        "",
+        "| shape | batch | new tokens | attnkit tok/s | HF generate tok/s | attnkit / HF |",
+        "|---|---|---|---|---|---|",
+    ]
+    shapes = {"gen_6l_384_8k": "6 layers / 384 / 8k vocab", "gen_gpt2s": "GPT-2 small (12 / 768 / 50257)"}
+    for key, label in shapes.items():
+        for b in (1, 8):
+            r = res[f"{key}_b{b}"]
+            n = 64 if key == "gen_6l_384_8k" else 32
+            lines.append(
+                f"| {label} | {b} | {n} | {r['attnkit']['per_s']:,.1f} | {r['hf']['per_s']:,.1f} "
+                f"| {_ratio(r['attnkit'], 'vs_hf')} |"
+            )
+    bf = res["bf16_levers"]
+    lines += [
+        "",
+        "bf16 on this CPU (6 layers / 384 / 8k vocab):",
+        "",
+        f"- training loss of one batch, fp32 {bf['loss_fp32']:.5f} vs bf16 autocast "
+        f"{bf['loss_bf16_autocast']:.5f}; training speed in the table above.",
+        f"- decoding with bf16 weights, batch 1: {bf['decode']['bf16']['per_s']:,.1f} tok/s vs fp32 "
+        f"{bf['decode']['fp32']['per_s']:,.1f} ({_ratio(bf['decode']['bf16'], 'vs_fp32')}); greedy tokens "
+        f"identical for the first {bf['greedy_tokens_identical_prefix']} of {bf['of']}.",
+    ]
+    return "\n".join(lines)
+
+
+def update_results_md(section: str) -> None:
+    path = HERE / "RESULTS.md"
+    begin, end = "<!-- lm-speed:begin -->", "<!-- lm-speed:end -->"
+    text = path.read_text(encoding="utf-8")
+    block = f"{begin}\n{section}\n{end}"
+    if begin in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n## Language-model speed (CPU)\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
