@@ -42,8 +42,8 @@ class ModelConfig:
     """Epsilon of the norm layers."""
     norm_position: Literal["pre", "post"] = "pre"
     """Pre-norm (GPT-2/LLaMA, stable) or post-norm (original Transformer, BERT)."""
-    mlp: Literal["gelu", "swiglu"] = "gelu"
-    """Feed-forward kind."""
+    mlp: Literal["gelu", "gelu_tanh", "swiglu"] = "gelu"
+    """Feed-forward kind (gelu_tanh: the tanh approximation GPT-2 uses)."""
     positions: Literal["sinusoidal", "learned", "rope", "none"] = "learned"
     """Position information."""
     rope_theta: float = 10000.0

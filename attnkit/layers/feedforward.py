@@ -13,20 +13,23 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-MlpKind = Literal["gelu", "swiglu"]
+MlpKind = Literal["gelu", "gelu_tanh", "swiglu"]
 
 
 class MLP(nn.Module):
     """Linear -> GELU -> dropout -> Linear over the last dim ``C``."""
 
-    def __init__(self, d_model: int, d_ff: int, *, bias: bool = True, dropout: float = 0.0) -> None:
+    def __init__(
+        self, d_model: int, d_ff: int, *, bias: bool = True, dropout: float = 0.0, approximate: str = "none"
+    ) -> None:
         super().__init__()
+        self.approximate = approximate  # "tanh" reproduces GPT-2's gelu_new
         self.up_proj = nn.Linear(d_model, d_ff, bias=bias)
         self.down_proj = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(self.dropout(F.gelu(self.up_proj(x))))
+        return self.down_proj(self.dropout(F.gelu(self.up_proj(x), approximate=self.approximate)))
 
 
 class SwiGLU(nn.Module):
@@ -45,8 +48,9 @@ class SwiGLU(nn.Module):
 
 def build_ffn(kind: MlpKind, d_model: int, d_ff: int, *, bias: bool, dropout: float) -> nn.Module:
     """The feed-forward layer named by ``kind``."""
-    if kind == "gelu":
-        return MLP(d_model, d_ff, bias=bias, dropout=dropout)
+    if kind in ("gelu", "gelu_tanh"):
+        approximate = "tanh" if kind == "gelu_tanh" else "none"
+        return MLP(d_model, d_ff, bias=bias, dropout=dropout, approximate=approximate)
     if kind == "swiglu":
         return SwiGLU(d_model, d_ff, bias=bias, dropout=dropout)
-    raise ValueError(f"unknown mlp {kind!r}; choose 'gelu' or 'swiglu'")
+    raise ValueError(f"unknown mlp {kind!r}; choose 'gelu', 'gelu_tanh' or 'swiglu'")
