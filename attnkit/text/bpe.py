@@ -28,6 +28,8 @@ class BPETokenizer(Tokenizer):
             if hf.token_to_id(s) != i:
                 raise ValueError(f"BPE vocabulary must map {s} to id {i}")
         self.hf = hf
+        # Text that happens to contain "<eos>" is text: only encode(add_eos=True) makes specials.
+        self.hf.encode_special_tokens = True
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2) -> BPETokenizer:

@@ -49,6 +49,15 @@ def test_streaming_never_splits_a_character(bpe, text):
     assert all("\ufffd" not in c for c in chunks)
 
 
+@pytest.mark.parametrize("kind", ["char", "bpe"])
+def test_special_token_text_is_plain_text(kind, bpe):
+    text = "say <bos> then <eos> and <pad>"
+    tok = bpe if kind == "bpe" else CharTokenizer.train(text)
+    ids = tok.encode(text)
+    assert tok.bos_id not in ids and tok.eos_id not in ids and tok.pad_id not in ids
+    assert tok.decode(ids) == text
+
+
 def test_mixed_chinese_emoji_round_trip(bpe):
     assert bpe.decode(bpe.encode(MIXED)) == MIXED
     char = CharTokenizer.train(MIXED)
