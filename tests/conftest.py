@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+from hypothesis import settings
+
+# CI runs the same examples every time (a red CI must be reproducible); local runs explore.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # One table per dtype: how far a backend in that dtype may be from the float64 reference.
 # bf16 has an 8-bit mantissa (eps 2^-8 = 3.9e-3); errors of a few eps accumulate over D.
