@@ -118,7 +118,7 @@ class Decoder(AttnkitModel):
         device: torch.device | str | None = None,
     ) -> KVCache:
         """Allocate a KV cache for ``batch_size`` sequences of up to ``max_len`` tokens."""
-        p = self.lm_head.weight
+        p = self.embed.tok.weight  # not lm_head: a quantized head has no plain weight tensor
         return KVCache.allocate(
             self.cfg.n_layers,
             batch_size,
