@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from results_md import update_section
 
 HERE = Path(__file__).resolve().parent
 METHODS = ("naive", "sdpa_raw", "attnkit")
@@ -321,17 +322,6 @@ def targets(results: dict) -> list[dict]:
     return out
 
 
-def update_results_md(section: str, path: Path) -> None:
-    begin, end = "<!-- attention:begin -->", "<!-- attention:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    block = f"{begin}\n{section}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n## Attention: naive vs raw SDPA vs attnkit (CPU)\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -401,7 +391,7 @@ def main() -> None:
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "attention.json").write_text(json.dumps(results, indent=1))
     plot(results, HERE / "attention.png")
-    update_results_md(markdown(results), HERE / "RESULTS.md")
+    update_section("attention", "Attention: naive vs raw SDPA vs attnkit (CPU)", markdown(results))
     print(f"wrote {HERE / 'RESULTS.md'} and {HERE / 'attention.png'}")
 
 

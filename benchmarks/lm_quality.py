@@ -25,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from results_md import update_section  # noqa: E402
+
 RECIPES = ["shakespeare-char", "shakespeare-char-lstm", "wikitext2-word", "wikitext2-word-lstm"]
 TARGETS = {"shakespeare-char": ("valid", 1.60)}
 
@@ -141,18 +143,6 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def update(section: str) -> None:
-    path = HERE / "RESULTS.md"
-    begin, end = "<!-- lm-quality:begin -->", "<!-- lm-quality:end -->"
-    text = path.read_text(encoding="utf-8")
-    block = f"{begin}\n{section}\n{end}"
-    if begin in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n## Language modeling quality (CPU)\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     names = sys.argv[1:] or RECIPES
     store = HERE / "results" / "lm_quality.json"
@@ -165,7 +155,7 @@ def main() -> None:
         print(json.dumps({k: v for k, v in done[name].items() if k not in ("curve", "sample")}), flush=True)
     results = [done[n] for n in RECIPES if n in done]
     plot(results, HERE / "lm_quality.png")
-    update(markdown(results))
+    update_section("lm-quality", "Language modeling quality (CPU)", markdown(results))
 
 
 if __name__ == "__main__":

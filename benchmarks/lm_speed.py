@@ -30,6 +30,8 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from results_md import update_section  # noqa: E402
+
 from attnkit.config import DecodeConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from attnkit.decode import generate_ids  # noqa: E402
 from attnkit.models import Decoder  # noqa: E402
@@ -301,7 +303,7 @@ def main():
         (HERE / "results").mkdir(exist_ok=True)
         (HERE / "results" / "lm_speed.json").write_text(json.dumps(res, indent=1))
         print("wrote", HERE / "results" / "lm_speed.json")
-        update_results_md(markdown(res))
+        update_section("lm-speed", "Language-model speed (CPU)", markdown(res))
 
 
 def _ratio(d: dict, key: str) -> str:
@@ -358,18 +360,6 @@ def markdown(res: dict) -> str:
         f"identical for the first {bf['greedy_tokens_identical_prefix']} of {bf['of']}.",
     ]
     return "\n".join(lines)
-
-
-def update_results_md(section: str) -> None:
-    path = HERE / "RESULTS.md"
-    begin, end = "<!-- lm-speed:begin -->", "<!-- lm-speed:end -->"
-    text = path.read_text(encoding="utf-8")
-    block = f"{begin}\n{section}\n{end}"
-    if begin in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n## Language-model speed (CPU)\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
