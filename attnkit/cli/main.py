@@ -77,9 +77,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(m))
     else:
-        print(f"{args.split}: {m['tokens']:,} {m['unit']}s predicted")
-        print(f"  loss {m['loss']:.4f} nats per {m['unit']} = {m['bits_per_token']:.4f} bits per {m['unit']}")
-        print(f"  perplexity {m['ppl']:.3f} per {m['unit']}; {m['bpc']:.4f} bits per character")
+        unit = m["unit"]
+        print(f"{args.split}: {m['tokens']:,} predictions; unit = one {unit}")
+        print(f"  loss {m['loss']:.4f} nats per {unit} = {m['bits_per_token']:.4f} bits per {unit}")
+        print(f"  perplexity {m['ppl']:.3f} per {unit}; {m['bpc']:.4f} bits per character")
     return 0
 
 
