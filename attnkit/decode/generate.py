@@ -111,7 +111,7 @@ def generate_text(model: nn.Module, tokenizer: Tokenizer, prompt: str, cfg: Deco
     ids = tokenizer.encode(prompt)
     if not ids:
         ids = [tokenizer.bos_id]
-    stream = StreamDecoder(tokenizer)
+    stream = StreamDecoder(tokenizer, prefix=ids)
     text = ""
     emitted = 0
     hold = max((len(s) for s in cfg.stop), default=1) - 1  # chars that might start a stop string

@@ -8,18 +8,24 @@ emitted, and holds back a trailing U+FFFD until the rest of the character arrive
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from attnkit.text.base import Tokenizer
 
 _REPLACEMENT = "\ufffd"
 
 
 class StreamDecoder:
-    """``push(id) -> new text``; ``flush() -> whatever is left``."""
+    """``push(id) -> new text``; ``flush() -> whatever is left``.
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    ``prefix`` (the prompt's ids) is decoded but not emitted, so the first chunk carries whatever
+    joins it to the prompt: a word tokenizer's continuation starts with its separating space.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, prefix: Sequence[int] = ()) -> None:
         self.tokenizer = tokenizer
-        self.ids: list[int] = []
-        self.emitted = ""
+        self.ids: list[int] = list(prefix)
+        self.emitted = tokenizer.decode(self.ids) if self.ids else ""
 
     def push(self, token_id: int) -> str:
         self.ids.append(token_id)

@@ -79,6 +79,15 @@ def test_word_round_trip_normalised_whitespace(words):
     assert tok.decode(tok.encode(text)) == text
 
 
+def test_stream_with_prompt_prefix_emits_the_joining_space():
+    tok = WordTokenizer.train("the cat sat\n")
+    dec = StreamDecoder(tok, prefix=tok.encode("the"))
+    assert [dec.push(i) for i in tok.encode("cat sat")] == [" cat", " sat"]
+    char = CharTokenizer.train("ab")
+    dec = StreamDecoder(char, prefix=char.encode("ab"))
+    assert dec.push(char.encode("b")[0]) == "b"
+
+
 def test_word_unknowns_eos_and_limits():
     tok = WordTokenizer.train("a a a b b c\n", min_freq=2)
     assert tok.encode("a c\nb") == [4, tok.unk_id, tok.eos_id, 5]
