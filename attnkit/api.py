@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class LoadedModel:
     cfg: RunConfig
     path: Path
     manifest: dict[str, Any]
+    _task: Any = field(default=None, init=False, repr=False)
+    """The task (corpus + token streams), built on the first evaluate and reused."""
 
     def stream(self, prompt: str, **decode: Any) -> Iterator[str]:
         """Yield the continuation of ``prompt`` chunk by chunk (decode overrides as kwargs)."""
@@ -67,8 +69,9 @@ class LoadedModel:
 
     def evaluate(self, split: str = "test", max_batches: int | None = None) -> dict:
         """Metrics of the task on ``split`` (the corpus is loaded the way the run loaded it)."""
-        task = TASKS[self.cfg.task](self.cfg, tokenizer=self.tokenizer)
-        return task.evaluate(self.model, split, self.cfg.train.batch_size, max_batches)
+        if self._task is None:  # loading and tokenizing the corpus is the slow part
+            self._task = TASKS[self.cfg.task](self.cfg, tokenizer=self.tokenizer)
+        return self._task.evaluate(self.model, split, self.cfg.train.batch_size, max_batches)
 
 
 def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[str] = ()) -> LoadedModel:

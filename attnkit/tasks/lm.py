@@ -42,10 +42,11 @@ class LanguageModelingTask:
         self.cfg = cfg
         self.splits = splits if splits is not None else load_corpus(cfg.data)
         if tokenizer is None:
-            kw = {"vocab_size": cfg.data.bpe_vocab_size} if cfg.data.tokenizer == "bpe" else {}
-            if cfg.data.tokenizer == "word":
-                kw = {"min_freq": cfg.data.min_freq}
-            tokenizer = build_tokenizer(cfg.data.tokenizer, self.splits["train"], **kw)
+            d = cfg.data
+            kw = {"bpe": {"vocab_size": d.bpe_vocab_size}, "word": {"min_freq": d.min_freq}}.get(
+                d.tokenizer, {}
+            )
+            tokenizer = build_tokenizer(d.tokenizer, self.splits["train"], **kw)
         self.tokenizer = tokenizer
         self.streams = {k: TokenStream(tokenizer.encode(v), k) for k, v in self.splits.items()}
         self.unit = UNITS.get(getattr(tokenizer, "kind", ""), "token")

@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
-from attnkit.config.base import from_dict, save_yaml, to_dict
+from attnkit.config.base import from_dict, save_yaml
 from attnkit.config.run import RunConfig
 from attnkit.text.base import Tokenizer, load_tokenizer
 
@@ -176,7 +176,3 @@ def load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
 def load_rng(path: Path) -> dict[str, torch.Tensor]:
     f = path / "rng.safetensors"
     return load_file(str(f)) if f.is_file() else {}
-
-
-def config_dict(cfg: RunConfig) -> dict[str, Any]:
-    return to_dict(cfg)
