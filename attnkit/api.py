@@ -23,6 +23,7 @@ from torch import nn
 from attnkit.config.base import apply_overrides, load_yaml
 from attnkit.config.run import RunConfig
 from attnkit.decode.generate import generate_text
+from attnkit.decode.seq2seq import transduce
 from attnkit.models.factory import build_model
 from attnkit.tasks import TASKS
 from attnkit.text.base import Tokenizer
@@ -67,11 +68,57 @@ class LoadedModel:
     def generate(self, prompt: str, **decode: Any) -> str:
         return "".join(self.stream(prompt, **decode))
 
-    def evaluate(self, split: str = "test", max_batches: int | None = None) -> dict:
-        """Metrics of the task on ``split`` (the corpus is loaded the way the run loaded it)."""
-        if self._task is None:  # loading and tokenizing the corpus is the slow part
+    @property
+    def task(self) -> Any:
+        """The task (data + tokenized splits), built on first use: loading it is the slow part."""
+        if self._task is None:
             self._task = TASKS[self.cfg.task](self.cfg, tokenizer=self.tokenizer)
-        return self._task.evaluate(self.model, split, self.cfg.train.batch_size, max_batches)
+        return self._task
+
+    @property
+    def is_seq2seq(self) -> bool:
+        return TASKS[self.cfg.task].family == "seq2seq"
+
+    def transduce(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress=None, **decode: Any
+    ) -> list[str]:
+        """Translate or summarize each text (decode overrides as kwargs, e.g. ``beam_size=1``)."""
+        if not self.is_seq2seq:
+            raise ValueError(f"this checkpoint is a {self.cfg.task!r} model; use generate() instead")
+        cfg = dataclasses.replace(self.cfg.decode, **decode)
+        return transduce(
+            self.model,
+            self.tokenizer,
+            list(texts),
+            cfg,
+            self.cfg.data,
+            batch_size=batch_size,
+            progress=progress,
+        )
+
+    translate = transduce
+    summarize = transduce
+
+    def evaluate(
+        self,
+        split: str = "test",
+        max_batches: int | None = None,
+        *,
+        decode: bool = True,
+        limit: int | None = None,
+        **decode_overrides: Any,
+    ) -> dict:
+        """Metrics of the task on ``split`` (the data is loaded the way the run loaded it).
+
+        Seq2seq models also decode the split (unless ``decode=False``; ``limit`` keeps the
+        first N examples) and add BLEU/chrF or ROUGE; the outputs are under ``"hypotheses"``.
+        """
+        m = self.task.evaluate(self.model, split, self.cfg.train.batch_size, max_batches)
+        if self.is_seq2seq and decode:
+            sources = self.task.sources(split)[:limit]
+            hyps = self.transduce(sources, **decode_overrides)
+            m = {**m, **self.task.score(hyps, split), "hypotheses": hyps, "examples": len(hyps)}
+        return m
 
 
 def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[str] = ()) -> LoadedModel:

@@ -3,7 +3,9 @@
 Commands:
     train      train a model from a recipe YAML (+ dotted overrides)
     generate   stream a continuation of a prompt from a checkpoint
-    eval       score a checkpoint on a split (perplexity with its unit)
+    translate  translate lines (stdin or --input) with a translation checkpoint
+    summarize  summarize documents (one per line, or --input) with a summarization checkpoint
+    eval       score a checkpoint on a split (perplexity; BLEU/chrF or ROUGE for seq2seq)
     demo       build tiny models, run them, print parameter counts and attention-map shapes
     backends   list the registered attention backends and what each can do
 """
@@ -14,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from attnkit.attention import BACKENDS
 
@@ -69,10 +72,48 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_inputs(args: argparse.Namespace) -> list[str]:
+    from attnkit.data.sources import read_text
+
+    if args.input:
+        text = read_text(args.input)
+    else:
+        raw = sys.stdin.buffer.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise ValueError(
+                f"stdin is not valid UTF-8 at line {line}; re-encode the input as UTF-8"
+            ) from None
+    # One input per line; a literal "\n" inside a line stands for a line break (dialogues).
+    return [line.replace("\\n", "\n") for line in text.splitlines()]
+
+
+def _cmd_transduce(args: argparse.Namespace) -> int:
+    from attnkit.api import load
+
+    m = load(args.ckpt, overrides=args.overrides)
+    if not m.is_seq2seq:
+        raise ValueError(f"{args.ckpt} is a {m.cfg.task!r} checkpoint; use `attnkit generate` for it")
+    decode = {"beam_size": args.beam} if args.beam is not None else {}
+    if args.sample:
+        decode["sample"] = True
+    outputs = m.transduce(_read_inputs(args), batch_size=args.batch_size, **decode)
+    text = "".join(o.replace("\n", " ") + "\n" for o in outputs)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     lm = load(args.ckpt)
+    if lm.is_seq2seq:
+        return _eval_seq2seq(lm, args)
     m = lm.evaluate(args.split, args.max_batches)
     if args.json:
         print(json.dumps(m))
@@ -81,6 +122,33 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"{args.split}: {m['tokens']:,} predictions; unit = one {unit}")
         print(f"  loss {m['loss']:.4f} nats per {unit} = {m['bits_per_token']:.4f} bits per {unit}")
         print(f"  perplexity {m['ppl']:.3f} per {unit}; {m['bpc']:.4f} bits per character")
+    return 0
+
+
+def _eval_seq2seq(lm, args: argparse.Namespace) -> int:
+    """Decode the split, write hypotheses and scores next to the checkpoint, print the scores."""
+    decode = {"beam_size": args.beam} if args.beam is not None else {}
+    m = lm.evaluate(args.split, args.max_batches, limit=args.limit, **decode)
+    out = Path(args.out_dir) if args.out_dir else lm.path.parent / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    hyp_path = out / f"{args.split}.hyp.txt"
+    hyp_path.write_text("".join(h.replace("\n", " ") + "\n" for h in m.pop("hypotheses")), encoding="utf-8")
+    m.update(
+        checkpoint=str(lm.path), split=args.split, beam_size=decode.get("beam_size", lm.cfg.decode.beam_size)
+    )
+    (out / f"{args.split}.scores.json").write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(m))
+        return 0
+    print(f"{args.split}: {m['examples']} examples, beam {m['beam_size']}; hypotheses in {hyp_path}")
+    print(f"  loss {m['loss']:.4f} nats per target token (ppl {m['ppl']:.2f})")
+    if "bleu" in m:
+        print(f"  sacreBLEU {m['bleu']:.2f}  ({m['bleu_signature']})")
+        print(f"  chrF {m['chrf']:.2f}  ({m['chrf_signature']})")
+        print(f"  BLEU lowercased+tokenized {m['bleu_lc_tok']:.2f}  ({m['bleu_lc_tok_signature']})")
+    else:
+        print(f"  ROUGE-1 {m['rouge1']:.2f}  ROUGE-2 {m['rouge2']:.2f}  ROUGE-L {m['rougeL']:.2f}")
+        print(f"  ({m['rouge_signature']})")
     return 0
 
 
@@ -107,11 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.prompt_overflow=error")
     g.set_defaults(func=_cmd_generate)
 
-    e = sub.add_parser("eval", help="perplexity of a checkpoint on a split")
+    for verb, what in (("translate", "translate"), ("summarize", "summarize")):
+        x = sub.add_parser(verb, help=f"{what} lines from stdin or --input (one input per line)")
+        x.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
+        x.add_argument("--input", help="UTF-8 file, one input per line (default: stdin)")
+        x.add_argument("--output", help="write outputs here (default: stdout), one per line")
+        x.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the recipe's)")
+        x.add_argument("--sample", action="store_true", help="sample (decode.temperature/top_k/top_p)")
+        x.add_argument("--batch-size", type=int, default=64)
+        x.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
+        x.set_defaults(func=_cmd_transduce)
+
+    e = sub.add_parser("eval", help="score a checkpoint on a split")
     e.add_argument("--ckpt", required=True)
     e.add_argument("--split", default="test")
-    e.add_argument("--max-batches", type=int, help="evaluate only the first N batches")
+    e.add_argument("--max-batches", type=int, help="loss on only the first N batches")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    e.add_argument("--beam", type=int, help="seq2seq: beam width (default: the recipe's)")
+    e.add_argument("--limit", type=int, help="seq2seq: decode only the first N examples")
+    e.add_argument("--out-dir", help="seq2seq: where hypotheses and scores go (default: <run>/eval)")
     e.set_defaults(func=_cmd_eval)
 
     d = sub.add_parser("demo", help="build tiny models and show their attention-map shapes")

@@ -16,8 +16,9 @@ from attnkit.attention.registry import get_backend
 class ModelConfig:
     """Architecture of a Transformer stack (or of both stacks of an encoder-decoder)."""
 
-    arch: Literal["transformer", "lstm"] = "transformer"
-    """Model family: attnkit's Transformer stacks, or the LSTM baseline (same interface)."""
+    arch: Literal["transformer", "lstm", "rnn"] = "transformer"
+    """Transformer stacks; or the recurrent baselines with the same interfaces: ``lstm`` (language
+    model) and ``rnn`` (GRU encoder-decoder with Bahdanau attention)."""
     vocab_size: int = 256
     """Target/LM vocabulary size V (for the encoder-decoder: the decoder's)."""
     d_model: int = 64

@@ -39,6 +39,23 @@ class DataConfig:
     """Word tokenizer: drop words seen fewer times (they become <unk>)."""
     seq_len: int = 256
     """Training/evaluation window length T."""
+    src: str | None = None
+    """Seq2seq: source column of the dataset (``de``, ``zh``, ``dialogue``, ``abstract``; ``src``
+    for your own TSV files)."""
+    tgt: str | None = None
+    """Seq2seq: target column (``en``, ``summary``, ``tldr``; ``tgt`` for your own TSV files)."""
+    joint_vocab: bool = True
+    """Seq2seq: one BPE vocabulary for both sides (needed for model.share_embeddings)."""
+    src_bpe_vocab_size: int | None = None
+    """Seq2seq with separate vocabularies: source BPE size; None = bpe_vocab_size."""
+    split_cjk: Literal["auto", "yes", "no"] = "auto"
+    """Isolate each CJK character before BPE; auto = when the side's text is >= 10% CJK."""
+    max_src_len: int = 128
+    """Seq2seq: source tokens kept (longer inputs are truncated, with a warning at inference)."""
+    max_tgt_len: int = 64
+    """Seq2seq: target tokens kept in training; also the default decoding length cap."""
+    lowercase: bool = False
+    """Lowercase both sides before tokenizing (hypotheses are then lowercase too)."""
 
 
 @dataclass
@@ -105,13 +122,25 @@ class DecodeConfig:
     prompt_overflow: Literal["truncate", "error"] = "truncate"
     """A prompt that leaves no room in the context: keep its end (with a warning) or fail."""
     seed: int | None = None
+    beam_size: int = 4
+    """Seq2seq: beam width (1 = greedy)."""
+    length_penalty: float = 1.0
+    """Seq2seq beam search: finished scores are divided by length ** length_penalty."""
+    no_repeat_ngram: int = 0
+    """Seq2seq: forbid repeating any n-gram of this size (0 = off)."""
+    sample: bool = False
+    """Seq2seq: sample (temperature/top-k/top-p) instead of beam search."""
+    max_len_a: float = 1.5
+    """Seq2seq: a generated target has at most max_len_a * source_len + max_len_b tokens
+    (and never more than data.max_tgt_len * 2)."""
+    max_len_b: int = 10
 
 
 @dataclass
 class RunConfig:
     """Everything one training run needs; saved as config.yaml with every checkpoint."""
 
-    task: Literal["lm"] = "lm"
+    task: Literal["lm", "translation", "summarization"] = "lm"
     out_dir: str = "runs/lm"
     """Where checkpoints, metrics.jsonl and plots go."""
     model: ModelConfig = field(default_factory=ModelConfig)

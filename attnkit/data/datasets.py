@@ -1,6 +1,7 @@
 """The dataset registry: each entry carries its URLs, checksums, license and parser.
 
-``load_dataset(name)`` returns ``{split: text}``. Files come from :mod:`attnkit.data.sources`
+``load_dataset(name)`` returns ``{split: text}`` for corpora and ``{split: {column: list}}`` for
+paired data (:mod:`attnkit.data.pair_datasets`). Files come from :mod:`attnkit.data.sources`
 (offline mirror, cache, or download). Users' own corpora go through :func:`load_text_files`.
 
 Entries so far:
@@ -53,8 +54,8 @@ def get_dataset(name: str) -> DatasetSpec:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}") from None
 
 
-def load_dataset(name: str, *, download: bool = True) -> Splits:
-    """``{split: text}`` for a registered dataset (verified against its checksums)."""
+def load_dataset(name: str, *, download: bool = True):
+    """``{split: text}`` (corpora) or ``{split: {column: list}}`` (paired data), verified."""
     spec = get_dataset(name)
     paths = {rf.name: fetch(name, rf, download=download) for rf in spec.files}
     return spec.parse(paths)
@@ -139,3 +140,34 @@ register_dataset(
         parse=_parse_wikitext,
     )
 )
+
+
+def load_pair_files(
+    train: str | os.PathLike, valid: str | os.PathLike | None = None, test: str | os.PathLike | None = None
+) -> dict[str, dict[str, list[str]]]:
+    """A user's own parallel data: one TSV file per split, ``source<TAB>target`` per line.
+
+    Returns ``{split: {"src": [...], "tgt": [...]}}``. A literal ``\\n`` in a field stands for
+    a line break (so multi-line dialogues fit on one line).
+    """
+    out = {}
+    for split, path in (("train", train), ("valid", valid), ("test", test)):
+        if path is None:
+            continue
+        src, tgt = [], []
+        for i, line in enumerate(read_text(path).splitlines(), 1):
+            if not line.strip():
+                continue
+            cols = line.split("\t")
+            if len(cols) != 2:
+                raise ValueError(
+                    f"{path}: line {i} has {len(cols)} tab-separated fields; expected source<TAB>target"
+                )
+            src.append(cols[0].replace("\\n", "\n"))
+            tgt.append(cols[1].replace("\\n", "\n"))
+        out[split] = {"src": src, "tgt": tgt}
+    return out
+
+
+# Sequence-to-sequence entries register themselves into DATASETS on import.
+from attnkit.data import pair_datasets  # noqa: E402, F401

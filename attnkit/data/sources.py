@@ -13,11 +13,14 @@ read as strict UTF-8, and a decoding error names the file and the line.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,12 @@ class RemoteFile:
     name: str
     urls: tuple[str, ...]
     sha256: str
+    """Of the file as stored locally (after any decompression)."""
     size: int | None = None
+    gzip: bool = False
+    """The URL serves a .gz of the file; it is decompressed before the checksum."""
+    zip_member: str | None = None
+    """The URL serves a .zip archive; this member of it is the file."""
 
 
 def data_root() -> Path | None:
@@ -61,6 +69,13 @@ def _verify(path: Path, rf: RemoteFile) -> Path:
     return path
 
 
+def _unpack(blob: bytes, rf: RemoteFile) -> bytes:
+    if rf.gzip:
+        return gzip.decompress(blob)
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        return z.read(rf.zip_member)
+
+
 def _download(rf: RemoteFile, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     errors = []
@@ -68,12 +83,15 @@ def _download(rf: RemoteFile, dest: Path) -> Path:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-                while chunk := resp.read(_CHUNK):
-                    out.write(chunk)
+                if rf.gzip or rf.zip_member:  # archives are small: unpack in memory
+                    out.write(_unpack(resp.read(), rf))
+                else:
+                    while chunk := resp.read(_CHUNK):
+                        out.write(chunk)
             _verify(Path(tmp), rf)
             os.replace(tmp, dest)
             return dest
-        except (urllib.error.URLError, OSError, ValueError) as e:
+        except (urllib.error.URLError, OSError, ValueError, zipfile.BadZipFile, KeyError) as e:
             errors.append(f"{url}: {e}")
         finally:
             Path(tmp).unlink(missing_ok=True)

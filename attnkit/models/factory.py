@@ -9,6 +9,7 @@ from attnkit.models.base import AttnkitModel
 from attnkit.models.decoder import Decoder
 from attnkit.models.encoder import Encoder
 from attnkit.models.lstm import LSTMLanguageModel
+from attnkit.models.rnn_seq2seq import GRUSeq2Seq
 from attnkit.models.seq2seq import EncoderDecoder
 
 Family = Literal["decoder", "encoder", "seq2seq"]
@@ -18,6 +19,7 @@ _BUILDERS = {
     ("decoder", "lstm"): LSTMLanguageModel,
     ("encoder", "transformer"): Encoder,
     ("seq2seq", "transformer"): EncoderDecoder,
+    ("seq2seq", "rnn"): GRUSeq2Seq,
 }
 
 

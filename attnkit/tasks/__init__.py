@@ -2,7 +2,8 @@
 
 from attnkit.tasks.base import Task
 from attnkit.tasks.lm import LanguageModelingTask
+from attnkit.tasks.seq2seq import Seq2SeqTask
 
-TASKS = {"lm": LanguageModelingTask}
+TASKS = {"lm": LanguageModelingTask, "translation": Seq2SeqTask, "summarization": Seq2SeqTask}
 
-__all__ = ["TASKS", "LanguageModelingTask", "Task"]
+__all__ = ["TASKS", "LanguageModelingTask", "Seq2SeqTask", "Task"]

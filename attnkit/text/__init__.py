@@ -10,7 +10,8 @@ from attnkit.text.base import (
     Tokenizer,
     load_tokenizer,
 )
-from attnkit.text.bpe import BPETokenizer
+from attnkit.text.bpe import BPETokenizer, has_cjk
+from attnkit.text.pair import PairTokenizer
 from attnkit.text.simple import CharTokenizer, WordTokenizer
 from attnkit.text.stream import StreamDecoder
 
@@ -23,10 +24,12 @@ __all__ = [
     "UNK_ID",
     "BPETokenizer",
     "CharTokenizer",
+    "PairTokenizer",
     "StreamDecoder",
     "Tokenizer",
     "WordTokenizer",
     "build_tokenizer",
+    "has_cjk",
     "load_tokenizer",
 ]
 

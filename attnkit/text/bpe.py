@@ -11,10 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
-from tokenizers import decoders, models, pre_tokenizers, trainers
 
 from attnkit.text.base import SPECIALS, Tokenizer, register_tokenizer
+
+# CJK ideographs (+ extension A, compatibility), CJK punctuation and full-width forms.
+CJK_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
+
+
+def has_cjk(texts: Iterable[str], sample: int = 2000) -> bool:
+    """True when a sample of ``texts`` is at least 10% CJK characters."""
+    import re
+
+    pat = re.compile(CJK_CHAR)
+    n = cjk = 0
+    for i, t in enumerate(texts):
+        if i >= sample:
+            break
+        n += len(t)
+        cjk += len(pat.findall(t))
+    return n > 0 and cjk / n >= 0.1
 
 
 @register_tokenizer
@@ -32,10 +49,27 @@ class BPETokenizer(Tokenizer):
         self.hf.encode_special_tokens = True
 
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2) -> BPETokenizer:
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 8000,
+        min_frequency: int = 2,
+        *,
+        split_cjk: bool = False,
+    ) -> BPETokenizer:
+        """Learn merges from ``texts``.
+
+        ``split_cjk`` isolates every CJK character before BPE, so merges never span two Chinese
+        characters: the GPT-2 split treats a whole run of Han characters as one "word", and
+        merges across it would produce tokens tied to one sentence's segmentation.
+        """
         hf = HFTokenizer(models.BPE())
-        # Byte-level without the GPT-2 regex splitting keeps CJK runs mergeable.
-        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        if split_cjk:
+            cjk = pre_tokenizers.Split(Regex(CJK_CHAR), behavior="isolated")
+            hf.pre_tokenizer = pre_tokenizers.Sequence([cjk, byte_level])
+        else:
+            hf.pre_tokenizer = byte_level
         hf.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size,

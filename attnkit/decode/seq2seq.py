@@ -1,0 +1,96 @@
+"""Text in, text out for encoder-decoders: what ``attnkit translate`` / ``summarize`` run.
+
+``transduce(model, tokenizer, texts, decode_cfg, data_cfg)`` encodes each source, decodes in
+length-sorted batches with the configured search, and returns one output per input, in order.
+
+Limits, stated once:
+
+- A source longer than ``data.max_src_len`` tokens (the length the model was trained with,
+  ``<eos>`` included) keeps its first ``max_src_len - 1`` tokens; a warning says how many inputs
+  were cut.
+- Each output has at most ``min(max_len_a * source_tokens + max_len_b, 2 * data.max_tgt_len)``
+  tokens, ``<eos>`` included.
+- An empty (or whitespace-only) input gives an empty output without running the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from attnkit.config.run import DataConfig, DecodeConfig
+from attnkit.decode.search import beam_search, sample_search
+from attnkit.text.pair import PairTokenizer
+
+log = logging.getLogger(__name__)
+
+
+def encode_sources(tokenizer: PairTokenizer, texts: Sequence[str], data: DataConfig) -> list[list[int]]:
+    """Source ids (``<eos>``-terminated, truncated to ``data.max_src_len``) for each text."""
+    out, cut = [], 0
+    for t in texts:
+        ids = tokenizer.src.encode(t.lower() if data.lowercase else t)
+        if len(ids) > data.max_src_len - 1:
+            ids = ids[: data.max_src_len - 1]
+            cut += 1
+        out.append([*ids, tokenizer.eos_id])
+    if cut:
+        log.warning(
+            "%d of %d inputs were longer than data.max_src_len=%d tokens and were truncated",
+            cut,
+            len(texts),
+            data.max_src_len,
+        )
+    return out
+
+
+@torch.no_grad()
+def transduce(
+    model: nn.Module,
+    tokenizer: PairTokenizer,
+    texts: Sequence[str],
+    dcfg: DecodeConfig,
+    data: DataConfig,
+    *,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Decode every text; ``progress(n)`` is called after each batch with the count done."""
+    model.eval()
+    device = next(model.parameters()).device
+    outputs = [""] * len(texts)
+    todo = [i for i, t in enumerate(texts) if t.strip()]
+    srcs = encode_sources(tokenizer, [texts[i] for i in todo], data)
+    order = sorted(range(len(todo)), key=lambda j: len(srcs[j]))
+    gen = torch.Generator(device=device)
+    if dcfg.seed is not None:
+        gen.manual_seed(dcfg.seed)
+    for s in range(0, len(order), batch_size):
+        chunk = order[s : s + batch_size]
+        batch = [srcs[j] for j in chunk]
+        width = max(len(x) for x in batch)
+        src = torch.full((len(batch), width), tokenizer.pad_id, dtype=torch.long)
+        for r, x in enumerate(batch):
+            src[r, : len(x)] = torch.as_tensor(x)
+        src = src.to(device)
+        mask = src != tokenizer.pad_id
+        max_len = min(int(dcfg.max_len_a * width + dcfg.max_len_b), 2 * data.max_tgt_len)
+        common = {"bos_id": tokenizer.bos_id, "eos_id": tokenizer.eos_id, "max_len": max(max_len, 1)}
+        if dcfg.sample:
+            ids = sample_search(
+                model, src, mask, temperature=dcfg.temperature, top_k=dcfg.top_k, top_p=dcfg.top_p,
+                generator=gen, **common,
+            )  # fmt: skip
+        else:
+            ids = beam_search(
+                model, src, mask, beam_size=dcfg.beam_size, length_penalty=dcfg.length_penalty,
+                no_repeat_ngram=dcfg.no_repeat_ngram, **common,
+            )  # fmt: skip
+        for j, hyp in zip(chunk, ids, strict=True):
+            outputs[todo[j]] = tokenizer.decode(hyp).strip()
+        if progress is not None:
+            progress(min(s + batch_size, len(order)))
+    return outputs
