@@ -90,6 +90,9 @@ class TrainConfig:
     """Evaluate (and checkpoint) every N steps."""
     eval_batches: int | None = 40
     """Batches per evaluation; None evaluates the whole split."""
+    average_last: int = 0
+    """At the end, also write ``<out_dir>/averaged``: the mean of the weights at the last N
+    evaluations (checkpoint averaging); 0 or 1 = off."""
     early_stopping: int | None = None
     """Stop after this many evaluations without improvement; None never stops early."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

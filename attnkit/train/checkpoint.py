@@ -176,3 +176,24 @@ def load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
 def load_rng(path: Path) -> dict[str, torch.Tensor]:
     f = path / "rng.safetensors"
     return load_file(str(f)) if f.is_file() else {}
+
+
+def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of model state dicts (checkpoint averaging, Vaswani et al. 2017).
+
+    Floating tensors are averaged in float64 and cast back; integer buffers are taken from the
+    last state. Raises ValueError if the states do not have the same keys and shapes.
+    """
+    if not states:
+        raise ValueError("no states to average")
+    keys = list(states[-1])
+    out = {}
+    for k in keys:
+        ts = [s[k] for s in states if k in s]
+        if len(ts) != len(states) or any(t.shape != ts[0].shape for t in ts):
+            raise ValueError(f"cannot average: parameter {k!r} is missing or differs in shape")
+        if ts[0].is_floating_point():
+            out[k] = (sum(t.double() for t in ts) / len(ts)).to(ts[0].dtype)
+        else:
+            out[k] = ts[-1].clone()
+    return out

@@ -17,6 +17,7 @@ Run directory layout::
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import math
@@ -77,6 +78,8 @@ class Trainer:
         self.best = math.inf
         self.bad_evals = 0
         self.history: list[dict] = []
+        # CPU copies of the weights at recent evaluations, for train.average_last.
+        self.recent_states: collections.deque = collections.deque(maxlen=max(self.tc.average_last, 1))
         self._t_start = time.perf_counter()
 
     # --- state -----------------------------------------------------------------------------
@@ -200,6 +203,11 @@ class Trainer:
                 if time_up:
                     bar.write(f"time budget of {tc.max_minutes} min reached at step {self.step}")
                     break
+            if tc.average_last > 1 and len(self.recent_states) > 1:
+                avg = self.write_average()
+                bar.write(
+                    f"averaged last {len(self.recent_states)} evaluations: valid loss {avg['loss']:.4f}"
+                )
         finally:
             bar.close()
             if self.dist.is_main and (out / "metrics.jsonl").exists():
@@ -239,7 +247,21 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return loss_sum, tokens
 
+    def write_average(self) -> dict:
+        """Evaluate and save the mean of the recent weights as ``<out_dir>/averaged``."""
+        current = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(ckpt.average_states(list(self.recent_states)))
+        metrics = self.evaluate("valid")
+        self._log({"kind": "eval_averaged", "step": self.step, "n": len(self.recent_states), **metrics})
+        self._save("averaged", metrics)
+        self.model.load_state_dict(current)
+        return metrics
+
     def _eval_and_save(self) -> dict:
+        if self.tc.average_last > 1:
+            self.recent_states.append(
+                {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            )
         metrics = self.evaluate("valid")
         elapsed = time.perf_counter() - self._t_start
         self._log({"kind": "eval", "step": self.step, "elapsed_s": elapsed, **metrics})

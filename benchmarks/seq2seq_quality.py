@@ -1,0 +1,186 @@
+"""Translation and summarization quality: run the recipes for real, score them, record.
+
+    .venv/bin/python benchmarks/seq2seq_quality.py                      # every recipe
+    .venv/bin/python benchmarks/seq2seq_quality.py translation/multi30k-de-en
+    .venv/bin/python benchmarks/seq2seq_quality.py --eval-only translation/multi30k-de-en
+
+Each recipe trains under its own budget (``train.max_minutes`` in its YAML) with
+``attnkit train --config configs/<recipe>.yaml``; then its ``best/`` checkpoint decodes the
+whole test split with the recipe's beam, and translation recipes also greedily (the anchors are
+greedy). Scores, model size and minutes go to RESULTS.md; validation-loss curves to
+seq2seq_quality.png. ``--eval-only`` scores an existing run directory without training.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from results_md import update_section  # noqa: E402
+
+RECIPES = [
+    "translation/multi30k-de-en",
+    "translation/multi30k-de-en-rnn",
+    "translation/multi30k-en-de",
+    "translation/tatoeba-zh-en",
+    "summarization/samsum",
+    "summarization/scitldr",
+]
+# recipe: (metric, target, anchor text)
+TARGETS = {
+    "translation/multi30k-de-en": (
+        "bleu_lc_tok",
+        38.0,
+        "anchors: 9M Transformer 36.52, BiGRU+attention 28.30, both greedy",
+    ),
+    "translation/multi30k-en-de": ("bleu_lc_tok", 41.0, "anchor: 2.6M Transformer-tiny 41.02 with beam 5"),
+    "summarization/samsum": ("rouge1/2/L", (37.0, 14.0, 34.0), "pointer-generator-level anchor, unverified"),
+}
+
+
+def run(name: str, *, train: bool) -> dict:
+    import attnkit
+    from attnkit.api import load_config
+
+    extra = os.environ.get("SEQ2SEQ_QUALITY_OVERRIDES", "").split()  # e.g. for a smoke run
+    cfg = load_config(ROOT / "configs" / f"{name}.yaml", extra)
+    if train:
+        cmd = [sys.executable, "-m", "attnkit", "train", "--config", f"configs/{name}.yaml"]
+        subprocess.run([*cmd, "train.progress=false", *extra], cwd=ROOT, check=True, env=os.environ.copy())
+    out = ROOT / cfg.out_dir
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    m = attnkit.load(out / "best")
+    res = {
+        "recipe": name,
+        "arch": cfg.model.arch,
+        "params": m.model.num_parameters(),
+        "steps": train_rows[-1]["step"],
+        "train_minutes": train_rows[-1]["elapsed_s"] / 60,
+        "best_step": m.manifest["step"],
+        "tokens_per_s": statistics.median(r["tokens_per_s"] for r in (train_rows[1:] or train_rows)),
+        "curve": [(r["elapsed_s"] / 60, r["loss"]) for r in rows if r["kind"] == "eval"],
+    }
+    beams = [m.cfg.decode.beam_size] + (
+        [1] if cfg.task == "translation" and m.cfg.decode.beam_size > 1 else []
+    )
+    for beam in beams:
+        t0 = time.perf_counter()
+        r = m.evaluate("test", beam_size=beam)
+        hyps = r.pop("hypotheses")
+        r["decode_seconds"] = time.perf_counter() - t0
+        res[f"test_beam{beam}"] = r
+        res.setdefault("samples", [(s, h) for s, h in zip(m.task.sources("test")[:3], hyps[:3], strict=True)])
+    return res
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, kind in zip(axes, ("translation", "summarization"), strict=True):
+        for r in results:
+            if r["recipe"].startswith(kind) and r["curve"]:
+                xs, ys = zip(*r["curve"], strict=True)
+                label = f"{r['recipe'].split('/')[1]} ({r['arch']}, {r['params'] / 1e6:.1f}M)"
+                ax.plot(xs, ys, "o-", ms=3, label=label)
+        ax.set_title(kind)
+        ax.set_xlabel("training minutes (2-core CPU)")
+        ax.set_ylabel("valid loss (nats per target token, smoothed labels off)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _verdict(r: dict) -> str:
+    if r["recipe"] not in TARGETS:
+        return ""
+    metric, target, anchor = TARGETS[r["recipe"]]
+    best = r[f"test_beam{max(int(k[9:]) for k in r if k.startswith('test_beam'))}"]
+    if metric == "rouge1/2/L":
+        got = (best["rouge1"], best["rouge2"], best["rougeL"])
+        ok = all(g >= t for g, t in zip(got, target, strict=True))
+        shown = "/".join(f"{g:.2f}" for g in got)
+        want = "/".join(f"{t:.0f}" for t in target)
+    else:
+        ok = best[metric] >= target
+        shown, want = f"{best[metric]:.2f}", f"{target:.0f}"
+    return f"- {r['recipe']}: **{shown}** ({'meets' if ok else 'MISSES'} the target ≥ {want}; {anchor})"
+
+
+def markdown(results: list[dict]) -> str:
+    import torch
+
+    lines = [
+        "Command: `python benchmarks/seq2seq_quality.py` "
+        "(each recipe: `attnkit train --config configs/<recipe>.yaml`, then "
+        "`attnkit eval --ckpt runs/<recipe>/best --split test`)  ",
+        f"Machine: 2-core x86-64 CPU, `train.threads: 2`, fp32, torch {torch.__version__}, "
+        f"{datetime.date.today().isoformat()}, seed 1337. Scores are of the `best/` checkpoint "
+        "(lowest validation loss) on the full test split.",
+        "",
+        "| recipe | arch | params | steps | train min | tgt tokens/s | beam | test scores |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for key in sorted((k for k in r if k.startswith("test_beam")), key=lambda k: -int(k[9:])):
+            t = r[key]
+            if "bleu" in t:
+                scores = (
+                    f"BLEU(lc,tok) {t['bleu_lc_tok']:.2f} · sacreBLEU {t['bleu']:.2f} · chrF {t['chrf']:.2f}"
+                )
+            else:
+                scores = f"ROUGE-1/2/L {t['rouge1']:.2f} / {t['rouge2']:.2f} / {t['rougeL']:.2f}"
+            lines.append(
+                f"| {r['recipe']} | {r['arch']} | {r['params'] / 1e6:.2f}M | {r['steps']} | "
+                f"{r['train_minutes']:.1f} | {r['tokens_per_s']:,.0f} | {key[9:]} | {scores} |"
+            )
+    lines.append("")
+    lines += [v for v in map(_verdict, results) if v]
+    sigs = set()
+    for r in results:
+        for k, t in r.items():
+            if k.startswith("test_beam"):
+                sigs |= {t[s] for s in ("bleu_signature", "chrf_signature", "rouge_signature") if s in t}
+    lines += ["", "Signatures: " + "; ".join(f"`{s}`" for s in sorted(sigs))]
+    for r in results:
+        beam = max(int(k[9:]) for k in r if k.startswith("test_beam"))
+        lines += ["", f"`{r['recipe']}`, first test examples (beam {beam}):", ""]
+        for src, hyp in r.get("samples", []):
+            lines.append(f"- {src[:160].replace(chr(10), ' / ')!s} → **{hyp[:160]}**")
+    lines += ["", "![validation loss against minutes](seq2seq_quality.png)"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    train = "--eval-only" not in args
+    names = [a for a in args if not a.startswith("--")] or RECIPES
+    store = HERE / "results" / "seq2seq_quality.json"
+    store.parent.mkdir(exist_ok=True)
+    done = {r["recipe"]: r for r in json.loads(store.read_text())} if store.exists() else {}
+    for name in names:
+        done[name] = run(name, train=train)
+        store.write_text(json.dumps(list(done.values()), indent=1, ensure_ascii=False))
+    results = [done[n] for n in RECIPES if n in done]
+    plot(results, HERE / "seq2seq_quality.png")
+    update_section("seq2seq-quality", "Translation and summarization quality", markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
