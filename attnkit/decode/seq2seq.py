@@ -31,8 +31,7 @@ log = logging.getLogger(__name__)
 def encode_sources(tokenizer: PairTokenizer, texts: Sequence[str], data: DataConfig) -> list[list[int]]:
     """Source ids (``<eos>``-terminated, truncated to ``data.max_src_len``) for each text."""
     out, cut = [], 0
-    for t in texts:
-        ids = tokenizer.src.encode(t.lower() if data.lowercase else t)
+    for ids in tokenizer.src.encode_batch([t.lower() if data.lowercase else t for t in texts]):
         if len(ids) > data.max_src_len - 1:
             ids = ids[: data.max_src_len - 1]
             cut += 1

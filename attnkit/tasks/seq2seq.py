@@ -61,7 +61,7 @@ def _side_tokenizer(data: DataConfig, texts: list[str], vocab_size: int) -> Toke
 def vocab_report(tok: Tokenizer, texts: list[str], side: str) -> dict:
     """Tokens per character and the ``<unk>`` rate of ``tok`` on ``texts``."""
     chars = sum(len(t) for t in texts) or 1
-    ids = [i for t in texts for i in tok.encode(t)]
+    ids = [i for seq in tok.encode_batch(texts) for i in seq]
     rep = {
         "side": side,
         "vocab_size": tok.vocab_size,
@@ -126,8 +126,8 @@ class Seq2SeqTask:
     def _encode(self, split: str) -> PairData:
         d, tok = self.cfg.data, self.tokenizer
         src_texts, tgt_texts = self.texts[split]
-        src = [[*ids[:d.max_src_len - 1], tok.eos_id] for ids in (tok.src.encode(s) for s in src_texts)]
-        tgt = [[tok.bos_id, *tok.encode(t)[:d.max_tgt_len], tok.eos_id] for t in tgt_texts]
+        src = [[*ids[: d.max_src_len - 1], tok.eos_id] for ids in tok.src.encode_batch(src_texts)]
+        tgt = [[tok.bos_id, *ids[: d.max_tgt_len], tok.eos_id] for ids in tok.tgt.encode_batch(tgt_texts)]
         return PairData(src, tgt, tok.pad_id, split)
 
     # --- Task protocol ---------------------------------------------------------------------

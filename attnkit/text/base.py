@@ -46,6 +46,10 @@ class Tokenizer(ABC):
     @abstractmethod
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str: ...
 
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """``encode`` of each text (subclasses may do it in parallel)."""
+        return [self.encode(t) for t in texts]
+
     @abstractmethod
     def to_dict(self) -> dict[str, Any]: ...
 

@@ -88,6 +88,9 @@ class BPETokenizer(Tokenizer):
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         return self._wrap(self.hf.encode(text, add_special_tokens=False).ids, add_bos, add_eos)
 
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self.hf.encode_batch(list(texts), add_special_tokens=False)]
+
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str:
         return self.hf.decode(list(ids), skip_special_tokens=skip_special)
 
