@@ -101,7 +101,8 @@ def plot(results: list[dict], path: Path) -> None:
         ax.set_xlabel("training minutes (2-core CPU)")
         ax.set_ylabel("valid loss (nats per target token, smoothed labels off)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_lines():
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -155,7 +156,11 @@ def markdown(results: list[dict]) -> str:
     for r in results:
         for k, t in r.items():
             if k.startswith("test_beam"):
-                sigs |= {t[s] for s in ("bleu_signature", "chrf_signature", "rouge_signature") if s in t}
+                sigs |= {
+                    t[s]
+                    for s in ("bleu_signature", "bleu_lc_tok_signature", "chrf_signature", "rouge_signature")
+                    if s in t
+                }
     lines += ["", "Signatures: " + "; ".join(f"`{s}`" for s in sorted(sigs))]
     for r in results:
         beam = max(int(k[9:]) for k in r if k.startswith("test_beam"))
