@@ -11,6 +11,7 @@ lm.evaluate("valid")            # {'loss': ..., 'ppl': ..., 'bpc': ..., 'unit': 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ def train(cfg: RunConfig, *, resume: bool = False, until_step: int | None = None
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of the run's reproducibility
     model = build_model(cfg.model, task.family)
     trainer = Trainer(cfg, task, model)
+    reports = getattr(task, "vocab_reports", None)
+    if reports and trainer.dist.is_main:  # tokens per character and <unk> rate, per side
+        Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(cfg.out_dir) / "vocab_report.json").write_text(json.dumps(reports, indent=2) + "\n")
     if resume:
         trainer.resume()
     return trainer.fit(until_step=until_step)

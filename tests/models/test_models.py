@@ -200,3 +200,19 @@ def test_presets_and_input_errors():
 def test_config_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         ModelConfig(**kw)
+
+
+def test_seq2seq_padding_on_both_sides_changes_nothing():
+    """A pair padded on source and target inside a batch gives the logits it gives alone."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=50, d_model=32, n_heads=4, n_layers=2, max_seq_len=32, pad_id=0)
+    m = EncoderDecoder(cfg).eval()
+    src, tgt = torch.randint(4, 50, (1, 5)), torch.randint(4, 50, (1, 4))
+    alone = m(src, tgt).logits
+    long_src, long_tgt = torch.randint(4, 50, (1, 9)), torch.randint(4, 50, (1, 7))
+    pad = lambda x, n: torch.cat([x, torch.zeros(1, n - x.shape[1], dtype=torch.long)], 1)  # noqa: E731
+    batch = m(torch.cat([pad(src, 9), long_src]), torch.cat([pad(tgt, 7), long_tgt])).logits
+    torch.testing.assert_close(batch[:1, :4], alone, atol=1e-5, rtol=1e-5)
+    # and the padding really was masked: attending to pad embeddings would change the output
+    unmasked = m(pad(src, 9), tgt, src_mask=torch.ones(1, 9, dtype=torch.bool)).logits
+    assert (unmasked - alone).abs().max() > 1e-3

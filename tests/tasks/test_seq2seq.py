@@ -69,6 +69,9 @@ def test_transformer_learns_reversal_then_translates_and_scores(tmp_path, copy_c
     from attnkit import api
 
     metrics = api.train(_cfg(tmp_path, copy_corpus))
+    report = json.loads((tmp_path / "run" / "vocab_report.json").read_text())
+    assert [r["side"] for r in report] == ["source (src)", "target (tgt)"]
+    assert report[0]["unk_rate"] == 0.0 and report[0]["vocab_size"] == 14
     assert metrics["unit"] == "target token" and metrics["loss"] < 0.5 * math.log(14)  # V = 10 + 4
     m = api.load(tmp_path / "run" / "best")
     assert m.is_seq2seq and m.tokenizer.joint
