@@ -34,7 +34,8 @@ def test_registry_entries_carry_provenance():
         assert spec.license and spec.homepage
         for f in spec.files:
             assert len(f.sha256) == 64 and all(u.startswith("https://") for u in f.urls)
-    with pytest.raises(ValueError, match="unknown dataset 'nope'; available: tinyshakespeare, wikitext-2"):
+    names = "multi30k, samsum, scitldr, tatoeba-cmn-eng, tinyshakespeare, wikitext-2"
+    with pytest.raises(ValueError, match=f"unknown dataset 'nope'; available: {names}"):
         get_dataset("nope")
 
 
