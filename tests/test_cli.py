@@ -29,7 +29,11 @@ def test_demo_overrides_and_errors(capsys):
 def test_backends_command_lists_registry(capsys):
     assert main(["backends"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert re.match(r"reference\s+True", rows[1]) and re.match(r"sdpa\s+False", rows[2])
+    names = [r.split()[0] for r in rows[1:]]
+    assert names == ["linear", "reference", "sdpa", "tiled", "local:<W>"]
+    assert re.match(r"reference\s+True\s+True\s+True\s+True", rows[2])
+    assert re.match(r"linear\s+True\s+False\s+True\s+False", rows[1])
+    assert "sliding-window attention, e.g. local:64" in rows[5]
 
 
 def test_console_entry_point_runs():

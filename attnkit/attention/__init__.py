@@ -1,6 +1,6 @@
 """Attention core: the backend registry, its backends, capture, KV cache and positions."""
 
-from attnkit.attention import reference, sdpa  # noqa: F401  (registers the backends)
+from attnkit.attention import linear, reference, sdpa, tiled  # noqa: F401  (registers the backends)
 from attnkit.attention.capture import AttentionCapture, capture_attention, current_capture
 from attnkit.attention.kv_cache import KVCache, LayerKVCache, StaticKV
 from attnkit.attention.positional import LearnedPositions, RotaryEmbedding, SinusoidalPositions
@@ -12,6 +12,7 @@ from attnkit.attention.registry import (
     get_backend,
     list_backends,
     register_backend,
+    register_family,
 )
 from attnkit.attention.sdpa import sdpa_attention
 
@@ -33,5 +34,6 @@ __all__ = [
     "list_backends",
     "reference_attention",
     "register_backend",
+    "register_family",
     "sdpa_attention",
 ]

@@ -50,12 +50,14 @@ class AttentionCapture:
         mask: Tensor | None,
         is_causal: bool,
         scale: float | None,
+        weights_fn=None,
     ) -> None:
+        """Store this layer's weights; ``weights_fn`` replaces softmax for non-softmax backends."""
         name = self.names.get(id(module))
         if name is None:
             return
         with torch.no_grad():
-            w = attention_weights(q, k, mask=mask, is_causal=is_causal, scale=scale)
+            w = (weights_fn or attention_weights)(q, k, mask=mask, is_causal=is_causal, scale=scale)
         if self.heads is not None:
             w = w[:, self.heads]  # (B, H, T, S) -> (B, len(heads), T, S)
         self.records.setdefault(name, []).append(w.detach())

@@ -48,6 +48,19 @@ class Backend:
     name: str
     fn: AttentionFn
     caps: Capabilities = field(default_factory=Capabilities)
+    extra_mask: Callable[[int, int, bool, torch.device], Tensor] | None = None
+    """``(T, S, is_causal, device) -> (T, S)`` bool mask this backend applies on top of the
+    caller's (``local:<W>``'s band). Fallbacks and attention capture apply it too."""
+    weights_fn: Callable[..., Tensor] | None = None
+    """``(q, k, *, mask, is_causal, scale) -> (B, H, T, S)``: the weights this backend really
+    uses, for capture, when they are not softmax(QK^T) (linear attention); None = softmax."""
+
+    def effective_mask(self, mask: Tensor | None, is_causal: bool, t: int, s: int, device) -> Tensor | None:
+        """The caller's mask combined with this backend's own (if any)."""
+        if self.extra_mask is None:
+            return mask
+        band = self.extra_mask(t, s, is_causal, device)
+        return band if mask is None else mask & band
 
     def __call__(
         self,
@@ -62,12 +75,17 @@ class Backend:
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         fn = self.fn
-        if need_weights and not self.caps.weights:
-            _warn_once(self.name, "need_weights=True")
+        fallback = (need_weights and not self.caps.weights, q.dtype not in self.caps.dtypes)
+        if any(fallback):
+            if not self.caps.exact:
+                raise ValueError(
+                    f"attention backend {self.name!r} is not exact and cannot serve "
+                    f"{'need_weights=True' if fallback[0] else f'dtype {q.dtype}'}; use capture_attention "
+                    "for its weights, or another dtype"
+                )
+            _warn_once(self.name, "need_weights=True" if fallback[0] else f"dtype {q.dtype}")
             fn = BACKENDS["reference"].fn
-        elif q.dtype not in self.caps.dtypes:
-            _warn_once(self.name, f"dtype {q.dtype}")
-            fn = BACKENDS["reference"].fn
+            mask = self.effective_mask(mask, is_causal, q.shape[-2], k.shape[-2], q.device)
         return fn(
             q,
             k,
@@ -81,6 +99,9 @@ class Backend:
 
 
 BACKENDS: dict[str, Backend] = {}
+FAMILIES: dict[str, tuple[Callable[[str], Backend], str]] = {}
+"""Parametrised backends, named ``family:arg`` (``local:64``): factory and description."""
+_family_cache: dict[str, Backend] = {}
 _warned: set[tuple[str, str]] = set()
 
 
@@ -102,20 +123,29 @@ def register_backend(name: str, caps: Capabilities | None = None) -> Callable[[A
     return deco
 
 
+def register_family(name: str, factory: Callable[[str], Backend], description: str) -> None:
+    """Add a parametrised backend: ``get_backend(f"{name}:{arg}")`` calls ``factory(arg)``."""
+    if name in FAMILIES or name in BACKENDS:
+        raise ValueError(f"attention backend {name!r} is already registered")
+    FAMILIES[name] = (factory, description)
+
+
 def get_backend(name: str) -> Backend:
-    """Look a backend up by name.
+    """Look a backend up by name (``sdpa``) or family and argument (``local:64``).
 
     Raises:
         ValueError: for an unknown name, listing the registered ones.
     """
-    try:
+    if name in BACKENDS:
         return BACKENDS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown attention backend {name!r}; available: {', '.join(sorted(BACKENDS))}"
-        ) from None
+    family, sep, arg = name.partition(":")
+    if sep and family in FAMILIES:
+        if name not in _family_cache:
+            _family_cache[name] = FAMILIES[family][0](arg)
+        return _family_cache[name]
+    raise ValueError(f"unknown attention backend {name!r}; available: {', '.join(list_backends())}")
 
 
 def list_backends() -> list[str]:
-    """Names of the registered backends, sorted."""
-    return sorted(BACKENDS)
+    """Names of the registered backends, sorted (families as ``family:<arg>``)."""
+    return sorted([*BACKENDS, *(f"{f}:<arg>" for f in FAMILIES)])

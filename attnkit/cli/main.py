@@ -23,10 +23,14 @@ from attnkit.attention import BACKENDS
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
+    from attnkit.attention.registry import FAMILIES
+
     print(f"{'name':<12} weights  dropout  gqa  exact")
     for name in sorted(BACKENDS):
         c = BACKENDS[name].caps
         print(f"{name:<12} {c.weights!s:<8} {c.dropout!s:<8} {c.gqa!s:<4} {c.exact!s}")
+    for family, (_, description) in sorted(FAMILIES.items()):
+        print(f"{family + ':<W>':<12} {description}")
     return 0
 
 

@@ -142,6 +142,7 @@ class MultiHeadAttention(nn.Module):
         )
         cap = current_capture()
         if cap is not None:
-            cap.record(self, q, k, mask, is_causal, self.scale)
+            eff = self.backend.effective_mask(mask, is_causal, q.shape[2], k.shape[2], q.device)
+            cap.record(self, q, k, eff, is_causal, self.scale, weights_fn=self.backend.weights_fn)
         out = out.transpose(1, 2).reshape(b, t, self.n_heads * self.head_dim)  # (B, H, T, D) -> (B, T, C)
         return self.out_proj(out)
