@@ -169,5 +169,5 @@ def load_pair_files(
     return out
 
 
-# Sequence-to-sequence entries register themselves into DATASETS on import.
-from attnkit.data import pair_datasets  # noqa: E402, F401
+# Paired and labelled entries register themselves into DATASETS on import.
+from attnkit.data import class_datasets, pair_datasets  # noqa: E402, F401

@@ -33,13 +33,19 @@ class RemoteFile:
 
     name: str
     urls: tuple[str, ...]
-    sha256: str
+    sha256: str = ""
     """Of the file as stored locally (after any decompression)."""
     size: int | None = None
     gzip: bool = False
     """The URL serves a .gz of the file; it is decompressed before the checksum."""
     zip_member: str | None = None
     """The URL serves a .zip archive; this member of it is the file."""
+    md5: str | None = None
+    """Used only where no sha256 of the file is published (the file's upstream gives MD5)."""
+
+    def __post_init__(self) -> None:
+        if not self.sha256 and not self.md5:
+            raise ValueError(f"RemoteFile {self.name!r} needs a sha256 (or an md5) to be verified")
 
 
 def data_root() -> Path | None:
@@ -60,10 +66,15 @@ def sha256_of(path: Path) -> str:
 
 
 def _verify(path: Path, rf: RemoteFile) -> Path:
-    got = sha256_of(path)
-    if got != rf.sha256:
+    algo, want = ("sha256", rf.sha256) if rf.sha256 else ("md5", rf.md5)
+    h = hashlib.new(algo)
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    got = h.hexdigest()
+    if got != want:
         raise ValueError(
-            f"checksum mismatch for {path}: sha256 {got}, expected {rf.sha256}. The file is "
+            f"checksum mismatch for {path}: {algo} {got}, expected {want}. The file is "
             "corrupt or a different version; delete it (or fix the mirror) and try again"
         )
     return path
