@@ -16,9 +16,10 @@ from attnkit.attention.registry import get_backend
 class ModelConfig:
     """Architecture of a Transformer stack (or of both stacks of an encoder-decoder)."""
 
-    arch: Literal["transformer", "lstm", "rnn"] = "transformer"
-    """Transformer stacks; or the recurrent baselines with the same interfaces: ``lstm`` (language
-    model) and ``rnn`` (GRU encoder-decoder with Bahdanau attention)."""
+    arch: Literal["transformer", "lstm", "rnn", "cnn", "fasttext"] = "transformer"
+    """Transformer stacks; or the baselines with the same interfaces: ``lstm`` (language model, or
+    BiLSTM classifier), ``rnn`` (GRU encoder-decoder with Bahdanau attention), ``cnn`` (Kim 2014
+    classifier) and ``fasttext`` (n-gram bag classifier)."""
     vocab_size: int = 256
     """Target/LM vocabulary size V (for the encoder-decoder: the decoder's)."""
     d_model: int = 64
@@ -65,6 +66,12 @@ class ModelConfig:
     """Encoder-decoder only: source vocabulary; None = vocab_size."""
     share_embeddings: bool = False
     """Encoder-decoder only: one embedding table for source and target (needs equal vocabs)."""
+    labels: list[str] | None = None
+    """Classifiers only: class names in output order (set from the training data)."""
+    pooling: Literal["cls", "mean"] = "cls"
+    """Transformer classifier: read the first (<bos>) position, or average the real tokens."""
+    ngram_buckets: int = 0
+    """fastText classifier: hash buckets for word bigrams (0 = unigrams only)."""
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_seq_len"):

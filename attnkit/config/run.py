@@ -43,7 +43,8 @@ class DataConfig:
     """Seq2seq: source column of the dataset (``de``, ``zh``, ``dialogue``, ``abstract``; ``src``
     for your own TSV files)."""
     tgt: str | None = None
-    """Seq2seq: target column (``en``, ``summary``, ``tldr``; ``tgt`` for your own TSV files)."""
+    """Seq2seq: target column (``en``, ``summary``, ``tldr``; ``tgt`` for your own TSV files).
+    Classification: the label column (default ``label``; ``fine`` for TREC's 50 classes)."""
     joint_vocab: bool = True
     """Seq2seq: one BPE vocabulary for both sides (needed for model.share_embeddings)."""
     src_bpe_vocab_size: int | None = None
@@ -143,7 +144,7 @@ class DecodeConfig:
 class RunConfig:
     """Everything one training run needs; saved as config.yaml with every checkpoint."""
 
-    task: Literal["lm", "translation", "summarization"] = "lm"
+    task: Literal["lm", "translation", "summarization", "classification"] = "lm"
     out_dir: str = "runs/lm"
     """Where checkpoints, metrics.jsonl and plots go."""
     model: ModelConfig = field(default_factory=ModelConfig)

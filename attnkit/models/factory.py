@@ -6,13 +6,14 @@ from typing import Literal
 
 from attnkit.config.model import ModelConfig
 from attnkit.models.base import AttnkitModel
+from attnkit.models.classifier import CNNClassifier, FastTextClassifier, LSTMClassifier, TransformerClassifier
 from attnkit.models.decoder import Decoder
 from attnkit.models.encoder import Encoder
 from attnkit.models.lstm import LSTMLanguageModel
 from attnkit.models.rnn_seq2seq import GRUSeq2Seq
 from attnkit.models.seq2seq import EncoderDecoder
 
-Family = Literal["decoder", "encoder", "seq2seq"]
+Family = Literal["decoder", "encoder", "seq2seq", "classifier"]
 
 _BUILDERS = {
     ("decoder", "transformer"): Decoder,
@@ -20,6 +21,10 @@ _BUILDERS = {
     ("encoder", "transformer"): Encoder,
     ("seq2seq", "transformer"): EncoderDecoder,
     ("seq2seq", "rnn"): GRUSeq2Seq,
+    ("classifier", "transformer"): TransformerClassifier,
+    ("classifier", "cnn"): CNNClassifier,
+    ("classifier", "lstm"): LSTMClassifier,
+    ("classifier", "fasttext"): FastTextClassifier,
 }
 
 
