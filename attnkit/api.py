@@ -104,6 +104,23 @@ class LoadedModel:
     translate = transduce
     summarize = transduce
 
+    def classify(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """``{"label": best, "probs": {label: p}}`` for each text (a classification checkpoint)."""
+        if self.cfg.task != "classification":
+            raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a classifier")
+        from attnkit.tasks.classify import ClassificationTask
+
+        task = ClassificationTask.for_inference(self.cfg, self.tokenizer)
+        probs = task.predict_proba(self.model, list(texts))
+        labels = self.cfg.model.labels or []
+        return [
+            {
+                "label": labels[int(p.argmax())],
+                "probs": {name: round(float(x), 6) for name, x in zip(labels, p, strict=True)},
+            }
+            for p in probs
+        ]
+
     def evaluate(
         self,
         split: str = "test",

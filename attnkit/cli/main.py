@@ -5,6 +5,7 @@ Commands:
     generate   stream a continuation of a prompt from a checkpoint
     translate  translate lines (stdin or --input) with a translation checkpoint
     summarize  summarize documents (one per line, or --input) with a summarization checkpoint
+    classify   label texts (one per line, or --input) with a classification checkpoint
     eval       score a checkpoint on a split (perplexity; BLEU/chrF or ROUGE for seq2seq)
     demo       build tiny models, run them, print parameter counts and attention-map shapes
     backends   list the registered attention backends and what each can do
@@ -113,12 +114,47 @@ def _cmd_transduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from attnkit.api import load
+
+    m = load(args.ckpt, overrides=args.overrides)
+    texts = _read_inputs(args)
+    for text, res in zip(texts, m.classify(texts), strict=True):
+        if args.json:
+            print(json.dumps({"text": text, **res}, ensure_ascii=False))
+        else:
+            probs = "  ".join(f"{k}={v:.3f}" for k, v in sorted(res["probs"].items(), key=lambda kv: -kv[1]))
+            print(f"{res['label']}\t{probs}")
+    return 0
+
+
+def _eval_classifier(lm, args: argparse.Namespace) -> int:
+    from attnkit.train.plots import plot_confusion
+
+    m = lm.evaluate(args.split, args.max_batches)
+    out = Path(args.out_dir) if args.out_dir else lm.path.parent / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    png = out / f"{args.split}.confusion.png"
+    plot_confusion(m["confusion"], m["labels"], png, title=f"{lm.cfg.data.dataset} {args.split}")
+    m.update(checkpoint=str(lm.path), split=args.split)
+    (out / f"{args.split}.scores.json").write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(m))
+        return 0
+    acc, f1 = 100 * m["accuracy"], 100 * m["macro_f1"]
+    print(f"{args.split}: {m['examples']} examples; accuracy {acc:.2f}%, macro-F1 {f1:.2f}")
+    print(f"  loss {m['loss']:.4f} nats per example; confusion matrix in {png}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     lm = load(args.ckpt)
     if lm.is_seq2seq:
         return _eval_seq2seq(lm, args)
+    if lm.cfg.task == "classification":
+        return _eval_classifier(lm, args)
     m = lm.evaluate(args.split, args.max_batches)
     if args.json:
         print(json.dumps(m))
@@ -190,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--batch-size", type=int, default=64)
         x.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
         x.set_defaults(func=_cmd_transduce)
+
+    c = sub.add_parser("classify", help="label lines from stdin or --input with a classifier")
+    c.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
+    c.add_argument("--input", help="UTF-8 file, one text per line (default: stdin)")
+    c.add_argument("--json", action="store_true", help="one JSON object per line: text, label, probs")
+    c.add_argument("overrides", nargs="*", help="config overrides")
+    c.set_defaults(func=_cmd_classify)
 
     e = sub.add_parser("eval", help="score a checkpoint on a split")
     e.add_argument("--ckpt", required=True)

@@ -96,6 +96,15 @@ class ClassificationTask:
             order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
             self.data[split] = (ids, ys, order)
 
+    @classmethod
+    def for_inference(cls, cfg: RunConfig, tokenizer: Tokenizer) -> ClassificationTask:
+        """A task that only encodes and predicts (no dataset is loaded)."""
+        task = cls.__new__(cls)
+        task.cfg, task.tokenizer, task.data, task.tables = cfg, tokenizer, {}, {}
+        task.labels = list(cfg.model.labels or [])
+        task.index = {name: i for i, name in enumerate(task.labels)}
+        return task
+
     def encode(self, text: str) -> list[int]:
         if self.cfg.data.lowercase:
             text = text.lower()
