@@ -79,19 +79,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _read_inputs(args: argparse.Namespace) -> list[str]:
-    from attnkit.data.sources import read_text
+    from attnkit.data.sources import decode_utf8, read_text
 
-    if args.input:
-        text = read_text(args.input)
-    else:
-        raw = sys.stdin.buffer.read()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = raw[: e.start].count(b"\n") + 1
-            raise ValueError(
-                f"stdin is not valid UTF-8 at line {line}; re-encode the input as UTF-8"
-            ) from None
+    text = read_text(args.input) if args.input else decode_utf8(sys.stdin.buffer.read(), "stdin")
     # One input per line; a literal "\n" inside a line stands for a line break (dialogues).
     return [line.replace("\\n", "\n") for line in text.splitlines()]
 

@@ -140,6 +140,18 @@ def fetch(dataset: str, rf: RemoteFile, *, download: bool = True) -> Path:
     )
 
 
+def decode_utf8(data: bytes, where: str) -> str:
+    """Strict UTF-8 decoding; the error names ``where``, the line and the byte offset."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ValueError(
+            f"{where}: not valid UTF-8 at line {line} (byte {e.start}: {data[e.start : e.start + 4]!r}); "
+            "re-encode it as UTF-8"
+        ) from None
+
+
 def read_text(path: str | os.PathLike) -> str:
     """Read a UTF-8 text file strictly.
 
@@ -150,15 +162,7 @@ def read_text(path: str | os.PathLike) -> str:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"text file not found: {p}")
-    data = p.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise ValueError(
-            f"{p}: not valid UTF-8 at line {line} (byte {e.start}: {data[e.start : e.start + 4]!r}); "
-            "re-encode the file as UTF-8"
-        ) from None
+    text = decode_utf8(p.read_bytes(), str(p))
     if not text.strip():
         raise ValueError(f"{p}: the file is empty")
     return text
