@@ -17,6 +17,9 @@ Entries:
 - ``samsum``: SAMSum dialogues -> summaries; train 14,731 / valid 818 / test 819.
 - ``scitldr``: SciTLDR-A, abstract -> TLDR; train 1,992 / valid 619 / test 618 papers, with
   all of a paper's TLDRs in ``tldr_refs`` (1 in train, 1-4 in dev, 2-4 in test).
+- ``dailydialog``: DailyDialog multi-turn chit-chat; ``turns`` holds each dialogue's utterances
+  (train 11,118 / valid 1,000 / test 1,000 dialogues). :func:`dialogue_pairs` turns them into
+  (last-k-turns context with speaker markers, next utterance) pairs.
 """
 
 from __future__ import annotations
@@ -236,5 +239,65 @@ register_dataset(
             ),
         ),
         parse=_parse_scitldr,
+    )
+)
+
+# --- dailydialog -----------------------------------------------------------------------------
+
+_DD = "http://yanran.li/files/ijcnlp_dailydialog.zip"
+_DD_FILES = {
+    "train/dialogues_train.txt": (
+        "2128f3b82140b7d72d8d5bb989e5982a0394e4e40655995270d84c7eeee373b1",
+        6041175,
+    ),
+    "validation/dialogues_validation.txt": (
+        "2ad64701fe3a4449e7a6ee7cdc6c2a71c80f77b8a34f708ac0532395f499081c",
+        558030,
+    ),
+    "test/dialogues_test.txt": ("3c323651cdfb09f7b529f850eddf96a638fc6cc9b43330b77956ab248484a1a8", 544208),
+}
+
+
+def _parse_dailydialog(paths: dict[str, Path]) -> dict[str, Table]:
+    out = {}
+    for name, split in zip(_DD_FILES, ("train", "valid", "test"), strict=True):
+        dialogues = []
+        for line in _lines(paths[name]):
+            turns = [u.strip() for u in line.split("__eou__")[:-1]]
+            if turns:
+                dialogues.append(turns)
+        out[split] = {"turns": dialogues}
+    return out
+
+
+def dialogue_pairs(dialogues: list[list[str]], k: int = 3, speakers: tuple[str, str] = ("A:", "B:")) -> Table:
+    """``{"context": [...], "response": [...]}`` for every turn after the first of each dialogue.
+
+    The context is the last ``k`` turns, each prefixed by its speaker marker (speakers alternate,
+    counted from the dialogue's start) and joined by newlines; the response is the next turn.
+    """
+    ctx, resp = [], []
+    for turns in dialogues:
+        for i in range(1, len(turns)):
+            lo = max(0, i - k)
+            ctx.append("\n".join(f"{speakers[j % 2]} {turns[j]}" for j in range(lo, i)))
+            resp.append(turns[i])
+    return {"context": ctx, "response": resp}
+
+
+register_dataset(
+    DatasetSpec(
+        name="dailydialog",
+        description="DailyDialog multi-turn dialogues (Li et al. 2017); 13,118 dialogues",
+        license="CC BY-NC-SA 4.0 (research use)",
+        homepage="http://yanran.li/dailydialog",
+        files=tuple(
+            # The release zip nests one zip per split: "outer!inner" names a member of a member.
+            RemoteFile(
+                name, (_DD,), sha, size, zip_member=f"ijcnlp_dailydialog/{name.split('/')[0]}.zip!{name}"
+            )
+            for name, (sha, size) in _DD_FILES.items()
+        ),
+        parse=_parse_dailydialog,
     )
 )

@@ -39,7 +39,8 @@ class RemoteFile:
     gzip: bool = False
     """The URL serves a .gz of the file; it is decompressed before the checksum."""
     zip_member: str | None = None
-    """The URL serves a .zip archive; this member of it is the file."""
+    """The URL serves a .zip archive; this member of it is the file (``outer.zip!inner`` for a
+    member of a nested zip)."""
     md5: str | None = None
     """Used only where no sha256 of the file is published (the file's upstream gives MD5)."""
 
@@ -83,8 +84,10 @@ def _verify(path: Path, rf: RemoteFile) -> Path:
 def _unpack(blob: bytes, rf: RemoteFile) -> bytes:
     if rf.gzip:
         return gzip.decompress(blob)
-    with zipfile.ZipFile(io.BytesIO(blob)) as z:
-        return z.read(rf.zip_member)
+    for member in (rf.zip_member or "").split("!"):  # "a.zip!b.txt": b.txt inside a.zip inside blob
+        with zipfile.ZipFile(io.BytesIO(blob)) as z:
+            blob = z.read(member)
+    return blob
 
 
 def _download(rf: RemoteFile, dest: Path) -> Path:

@@ -112,3 +112,29 @@ def test_pair_data_batches_are_seeded_and_length_bucketed():
     assert int(lengths.max() - lengths.min()) == 7  # 8 neighbours in length order
     seen = [i for idx, _ in data.eval_batches(16) for i in idx]
     assert sorted(seen) == list(range(100))
+
+
+def test_dailydialog_turns_and_context_pairs(shared_data):
+    from attnkit.data.pair_datasets import dialogue_pairs
+
+    d = load_dataset("dailydialog")
+    assert {k: len(v["turns"]) for k, v in d.items()} == {"train": 11118, "valid": 1000, "test": 1000}
+    assert sum(len(t) for t in d["test"]["turns"]) == 7740
+    assert sum(len(t) for t in d["valid"]["turns"]) == 8069
+    pairs = dialogue_pairs([["hi", "hello", "how are you ?", "fine"]], k=2)
+    assert pairs["context"] == ["A: hi", "A: hi\nB: hello", "B: hello\nA: how are you ?"]
+    assert pairs["response"] == ["hello", "how are you ?", "fine"]
+
+
+def test_nested_zip_members(tmp_path, monkeypatch):
+    monkeypatch.delenv("ATTNKIT_DATA", raising=False)
+    monkeypatch.setenv("ATTNKIT_CACHE", str(tmp_path / "cache"))
+    inner, outer = io.BytesIO(), io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("train/d.txt", b"a __eou__\n")
+    with zipfile.ZipFile(outer, "w") as z:
+        z.writestr("pkg/train.zip", inner.getvalue())
+    body = b"a __eou__\n"
+    rf = RemoteFile("d.txt", ("u",), hashlib.sha256(body).hexdigest(), zip_member="pkg/train.zip!train/d.txt")
+    monkeypatch.setattr(sources.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(outer.getvalue()))
+    assert fetch("ds", rf).read_bytes() == body
