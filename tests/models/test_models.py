@@ -191,7 +191,7 @@ def test_presets_and_input_errors():
     [
         ({"d_model": 30, "n_heads": 4}, "d_model=30 is not divisible by n_heads=4"),
         ({"n_kv_heads": 3}, "n_heads=4 is not divisible by n_kv_heads=3"),
-        ({"attn_backend": "nope"}, "unknown attention backend 'nope'; available: reference"),
+        ({"attn_backend": "nope"}, "unknown attention backend 'nope'; available: linear, local:<arg>"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
         ({"share_embeddings": True, "src_vocab_size": 7}, "share_embeddings needs src_vocab_size"),
         ({"d_model": 12, "n_heads": 4, "positions": "rope"}, "RoPE needs an even head_dim"),
