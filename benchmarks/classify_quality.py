@@ -1,0 +1,124 @@
+"""Text-classification quality: run the recipes, score them on their test (or dev) split, record.
+
+    .venv/bin/python benchmarks/classify_quality.py                         # every recipe
+    .venv/bin/python benchmarks/classify_quality.py classification/trec classification/trec-cnn
+
+Each recipe trains under its own budget with ``attnkit train --config configs/<recipe>.yaml``;
+its ``best/`` checkpoint (lowest validation loss) is scored on ``test`` where the set has
+labelled test data (TREC, AG News) and on ``valid`` (the official dev set) otherwise (SST-2,
+ChnSentiCorp). Results go to RESULTS.md; confusion matrices to ``benchmarks/confusion-*.png``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from results_md import update_section  # noqa: E402
+
+RECIPES = [
+    "classification/trec",
+    "classification/trec-cnn",
+    "classification/sst2",
+    "classification/ag_news",
+    "classification/chnsenticorp",
+]
+TARGETS = {  # recipe: (target accuracy %, anchor)
+    "classification/trec": (92.0, "Kim CNN-rand 91.2, CNN-non-static 93.6"),
+    "classification/sst2": (84.0, "Kim CNN-rand 82.7"),
+    "classification/ag_news": (92.5, "fastText bigrams 92.5, LSTM 86.06"),
+}
+
+
+def run(name: str) -> dict:
+    import attnkit
+    from attnkit.api import load_config
+    from attnkit.train.plots import plot_confusion
+
+    extra = os.environ.get("CLASSIFY_QUALITY_OVERRIDES", "").split()
+    cfg = load_config(ROOT / "configs" / f"{name}.yaml", extra)
+    cmd = [
+        sys.executable,
+        "-m",
+        "attnkit",
+        "train",
+        "--config",
+        f"configs/{name}.yaml",
+        "train.progress=false",
+    ]
+    subprocess.run([*cmd, *extra], cwd=ROOT, check=True, env=os.environ.copy())
+    out = ROOT / cfg.out_dir
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    m = attnkit.load(out / "best")
+    split = "test" if "test" in m.task.data else "valid"
+    r = m.evaluate(split)
+    plot_confusion(
+        r["confusion"], r["labels"], HERE / f"confusion-{name.split('/')[1]}.png", title=f"{name} {split}"
+    )
+    return {
+        "recipe": name,
+        "arch": cfg.model.arch,
+        "params": m.model.num_parameters(),
+        "steps": train_rows[-1]["step"],
+        "train_minutes": train_rows[-1]["elapsed_s"] / 60,
+        "split": split,
+        "accuracy": 100 * r["accuracy"],
+        "macro_f1": 100 * r["macro_f1"],
+        "examples": r["examples"],
+    }
+
+
+def markdown(results: list[dict]) -> str:
+    import torch
+
+    lines = [
+        "Command: `python benchmarks/classify_quality.py` (each recipe: `attnkit train --config "
+        "configs/<recipe>.yaml`, then `attnkit eval --ckpt runs/<recipe>/best --split <split>`)  ",
+        f"Machine: 2-core x86-64 CPU, fp32, torch {torch.__version__}, {datetime.date.today().isoformat()}, "
+        "seed 1337. `best/` checkpoint (lowest validation loss).",
+        "",
+        "| recipe | arch | params | steps | train min | split | accuracy | macro-F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['recipe']} | {r['arch']} | {r['params'] / 1e6:.2f}M | {r['steps']} | "
+            f"{r['train_minutes']:.1f} | {r['split']} ({r['examples']}) | {r['accuracy']:.2f} | "
+            f"{r['macro_f1']:.2f} |"
+        )
+    lines.append("")
+    for r in results:
+        if r["recipe"] in TARGETS:
+            target, anchor = TARGETS[r["recipe"]]
+            verdict = "meets" if r["accuracy"] >= target else "MISSES"
+            lines.append(
+                f"- {r['recipe']}: **{r['accuracy']:.2f}** ({verdict} the target ≥ {target}; {anchor})"
+            )
+    lines += [""] + [f"![{r['recipe']}](confusion-{r['recipe'].split('/')[1]}.png)" for r in results]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    names = sys.argv[1:] or RECIPES
+    store = HERE / "results" / "classify_quality.json"
+    store.parent.mkdir(exist_ok=True)
+    done = {r["recipe"]: r for r in json.loads(store.read_text())} if store.exists() else {}
+    for name in names:
+        done[name] = run(name)
+        store.write_text(json.dumps(list(done.values()), indent=1))
+    results = [done[n] for n in RECIPES if n in done]
+    update_section("classify-quality", "Text classification quality", markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
