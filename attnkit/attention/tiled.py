@@ -72,9 +72,12 @@ def tiled_attention_core(
         acc = torch.zeros((b, h, q1 - q0, d), dtype=acc_dtype, device=q.device)
         qpos = torch.arange(q0 + offset, q1 + offset, device=q.device)[:, None]  # (bq, 1)
         # Key range this query block can see at all: skip the rest without computing it.
-        hi = s if not (is_causal or window) else min(s, q1 + offset)
-        if window is not None and not is_causal:
-            hi = min(s, q1 + offset + window + 1)
+        if is_causal:  # the last query of the block sits at q1 - 1 + offset
+            hi = min(s, q1 + offset)
+        elif window is not None:
+            hi = min(s, q1 + offset + window)
+        else:
+            hi = s
         lo = 0 if window is None else max(0, q0 + offset - (window - 1 if is_causal else window))
         for k0 in range(lo - lo % block_k, hi, block_k):
             k1 = min(k0 + block_k, s)
@@ -105,32 +108,10 @@ def tiled_attention_core(
     return out
 
 
-@register_backend("tiled", Capabilities(weights=False, dropout=True, gqa=True, exact=True))
-def tiled_attention(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    *,
-    mask: Tensor | None = None,
-    is_causal: bool = False,
-    scale: float | None = None,
-    dropout_p: float = 0.0,
-    need_weights: bool = False,
-) -> tuple[Tensor, Tensor | None]:
-    """Exact attention with O(T) memory (flash-style tiling). Returns ``(out, None)``."""
-    out = tiled_attention_core(q, k, v, mask=mask, is_causal=is_causal, scale=scale, dropout_p=dropout_p)
-    return out, None
+def _tiled_backend(window: int | None):
+    """The registry-signature function over :func:`tiled_attention_core` (``window`` None = full)."""
 
-
-def _local_family(arg: str) -> Backend:
-    try:
-        window = int(arg)
-    except ValueError:
-        window = 0
-    if window < 1:
-        raise ValueError(f"local attention needs a positive window, as in 'local:64'; got 'local:{arg}'")
-
-    def local_attention(
+    def attend(
         q: Tensor,
         k: Tensor,
         v: Tensor,
@@ -146,12 +127,27 @@ def _local_family(arg: str) -> Backend:
         )
         return out, None
 
+    return attend
+
+
+tiled_attention = register_backend("tiled", Capabilities(weights=False, dropout=True, gqa=True, exact=True))(
+    _tiled_backend(None)
+)
+
+
+def _local_family(arg: str) -> Backend:
+    try:
+        window = int(arg)
+    except ValueError:
+        window = 0
+    if window < 1:
+        raise ValueError(f"local attention needs a positive window, as in 'local:64'; got 'local:{arg}'")
+
     def band(t: int, s: int, is_causal: bool, device) -> Tensor:
         return sliding_window_mask(t, window, s, causal=is_causal, device=device)
 
-    return Backend(
-        f"local:{window}", local_attention, Capabilities(weights=False, exact=True), extra_mask=band
-    )
+    caps = Capabilities(weights=False, exact=True)
+    return Backend(f"local:{window}", _tiled_backend(window), caps, extra_mask=band)
 
 
 register_family("local", _local_family, "sliding-window attention, e.g. local:64 (window of 64 keys)")

@@ -14,6 +14,7 @@ Entries so far:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,6 +141,12 @@ register_dataset(
         parse=_parse_wikitext,
     )
 )
+
+
+def hash_bucket(key: str) -> int:
+    """A stable bucket in [0, 100) for ``key`` (sha1): split rules that need no seed and never
+    move an example when the data grows."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % 100
 
 
 def load_pair_files(

@@ -25,12 +25,11 @@ Entries:
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from pathlib import Path
 
-from attnkit.data.datasets import DatasetSpec, register_dataset
+from attnkit.data.datasets import DatasetSpec, hash_bucket, register_dataset
 from attnkit.data.sources import RemoteFile, read_text
 
 Table = dict[str, list]
@@ -102,7 +101,7 @@ TATOEBA_SALT = "attnkit-tatoeba-v1"
 
 def tatoeba_split_of(english: str) -> str:
     """The split an English sentence (and so all its translations) belongs to."""
-    bucket = int(hashlib.sha1(f"{TATOEBA_SALT}\t{english}".encode()).hexdigest()[:8], 16) % 100
+    bucket = hash_bucket(f"{TATOEBA_SALT}\t{english}")
     return "train" if bucket < 90 else "valid" if bucket < 95 else "test"
 
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from attnkit.config.run import DataConfig, DecodeConfig
+from attnkit.data.seq2seq import pad_batch
 from attnkit.decode.search import beam_search, sample_search
 from attnkit.text.pair import PairTokenizer
 
@@ -29,13 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def encode_sources(tokenizer: PairTokenizer, texts: Sequence[str], data: DataConfig) -> list[list[int]]:
-    """Source ids (``<eos>``-terminated, truncated to ``data.max_src_len``) for each text."""
-    out, cut = [], 0
-    for ids in tokenizer.src.encode_batch([t.lower() if data.lowercase else t for t in texts]):
-        if len(ids) > data.max_src_len - 1:
-            ids = ids[: data.max_src_len - 1]
-            cut += 1
-        out.append([*ids, tokenizer.eos_id])
+    """Source ids (``<eos>``-terminated, truncated to ``data.max_src_len``), warning on cuts."""
+    out, cut = tokenizer.encode_sources([t.lower() if data.lowercase else t for t in texts], data.max_src_len)
     if cut:
         log.warning(
             "%d of %d inputs were longer than data.max_src_len=%d tokens and were truncated",
@@ -69,12 +65,8 @@ def transduce(
         gen.manual_seed(dcfg.seed)
     for s in range(0, len(order), batch_size):
         chunk = order[s : s + batch_size]
-        batch = [srcs[j] for j in chunk]
-        width = max(len(x) for x in batch)
-        src = torch.full((len(batch), width), tokenizer.pad_id, dtype=torch.long)
-        for r, x in enumerate(batch):
-            src[r, : len(x)] = torch.as_tensor(x)
-        src = src.to(device)
+        src = pad_batch([srcs[j] for j in chunk], tokenizer.pad_id).to(device)
+        width = src.shape[1]
         mask = src != tokenizer.pad_id
         max_len = min(int(dcfg.max_len_a * width + dcfg.max_len_b), 2 * data.max_tgt_len)
         common = {"bos_id": tokenizer.bos_id, "eos_id": tokenizer.eos_id, "max_len": max(max_len, 1)}

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from attnkit.config.model import ModelConfig
 from attnkit.config.run import RunConfig
-from attnkit.data.datasets import load_dataset
+from attnkit.data.datasets import hash_bucket, load_dataset
 from attnkit.data.seq2seq import pad_batch
 from attnkit.tasks.base import Batch
 from attnkit.text import Tokenizer, build_tokenizer
@@ -51,10 +51,8 @@ def hold_out_valid(splits: dict, percent: int = 10) -> dict:
     The rule hashes the text (sha1, ``% 100 < percent``), so it is fixed, needs no seed, and a
     duplicated text never lands on both sides. Test is untouched.
     """
-    import hashlib
-
     train = splits["train"]
-    held = [int(hashlib.sha1(t.encode()).hexdigest()[:8], 16) % 100 < percent for t in train["text"]]
+    held = [hash_bucket(t) < percent for t in train["text"]]
     cols = list(train)
     keep = {c: [x for x, h in zip(train[c], held, strict=True) if not h] for c in cols}
     valid = {c: [x for x, h in zip(train[c], held, strict=True) if h] for c in cols}

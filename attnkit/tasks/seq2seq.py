@@ -126,7 +126,7 @@ class Seq2SeqTask:
     def _encode(self, split: str) -> PairData:
         d, tok = self.cfg.data, self.tokenizer
         src_texts, tgt_texts = self.texts[split]
-        src = [[*ids[: d.max_src_len - 1], tok.eos_id] for ids in tok.src.encode_batch(src_texts)]
+        src, _ = tok.encode_sources(src_texts, d.max_src_len)
         tgt = [[tok.bos_id, *ids[: d.max_tgt_len], tok.eos_id] for ids in tok.tgt.encode_batch(tgt_texts)]
         return PairData(src, tgt, tok.pad_id, split)
 

@@ -43,6 +43,15 @@ class PairTokenizer(Tokenizer):
     def encode_source(self, text: str, *, add_eos: bool = True) -> list[int]:
         return self.src.encode(text, add_eos=add_eos)
 
+    def encode_sources(self, texts: Sequence[str], max_len: int) -> tuple[list[list[int]], int]:
+        """``<eos>``-terminated source ids of at most ``max_len`` tokens each (longer texts keep
+        their first ``max_len - 1``), and how many texts were cut. Training and inference share it."""
+        out, cut = [], 0
+        for ids in self.src.encode_batch(texts):
+            cut += len(ids) > max_len - 1
+            out.append([*ids[: max_len - 1], self.eos_id])
+        return out, cut
+
     def to_dict(self) -> dict[str, Any]:
         tgt = {"kind": self.tgt.kind, **self.tgt.to_dict()}
         if self.joint:
