@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from results_md import update_section  # noqa: E402
+from results_md import run_recipes, update_section  # noqa: E402
 
 RECIPES = [
     "classification/trec",
@@ -108,14 +108,7 @@ def markdown(results: list[dict]) -> str:
 
 
 def main() -> None:
-    names = sys.argv[1:] or RECIPES
-    store = HERE / "results" / "classify_quality.json"
-    store.parent.mkdir(exist_ok=True)
-    done = {r["recipe"]: r for r in json.loads(store.read_text())} if store.exists() else {}
-    for name in names:
-        done[name] = run(name)
-        store.write_text(json.dumps(list(done.values()), indent=1))
-    results = [done[n] for n in RECIPES if n in done]
+    results = run_recipes("classify_quality", sys.argv[1:] or RECIPES, RECIPES, run)
     update_section("classify-quality", "Text classification quality", markdown(results))
     print(markdown(results))
 

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from results_md import update_section  # noqa: E402
+from results_md import run_recipes, update_section  # noqa: E402
 
 RECIPES = ["shakespeare-char", "shakespeare-char-lstm", "wikitext2-word", "wikitext2-word-lstm"]
 TARGETS = {"shakespeare-char": ("valid", 1.60)}
@@ -144,16 +144,7 @@ def markdown(results: list[dict]) -> str:
 
 
 def main() -> None:
-    names = sys.argv[1:] or RECIPES
-    store = HERE / "results" / "lm_quality.json"
-    store.parent.mkdir(exist_ok=True)
-    done = {r["recipe"]: r for r in json.loads(store.read_text())} if store.exists() else {}
-    for name in names:
-        print(f"== {name}", flush=True)
-        done[name] = run(name)
-        store.write_text(json.dumps(list(done.values()), indent=1))
-        print(json.dumps({k: v for k, v in done[name].items() if k not in ("curve", "sample")}), flush=True)
-    results = [done[n] for n in RECIPES if n in done]
+    results = run_recipes("lm_quality", sys.argv[1:] or RECIPES, RECIPES, run)
     plot(results, HERE / "lm_quality.png")
     update_section("lm-quality", "Language modeling quality (CPU)", markdown(results))
 

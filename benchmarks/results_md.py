@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -18,3 +20,19 @@ def update_section(key: str, title: str, body: str, path: Path = RESULTS) -> Non
     else:
         text = text.rstrip() + f"\n\n## {title}\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def run_recipes(
+    store_name: str, names: Sequence[str], order: Sequence[str], run: Callable[[str], dict]
+) -> list[dict]:
+    """Run each of ``names``, keeping every result in ``results/<store_name>.json`` (saved after
+    each recipe, so an interrupted sweep keeps what finished); return all stored results that
+    appear in ``order``, in that order."""
+    store = RESULTS.parent / "results" / f"{store_name}.json"
+    store.parent.mkdir(exist_ok=True)
+    done = {r["recipe"]: r for r in json.loads(store.read_text())} if store.exists() else {}
+    for name in names:
+        print(f"== {name}", flush=True)
+        done[name] = run(name)
+        store.write_text(json.dumps(list(done.values()), indent=1, ensure_ascii=False))
+    return [done[n] for n in order if n in done]

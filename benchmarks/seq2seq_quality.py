@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from results_md import update_section  # noqa: E402
+from results_md import run_recipes, update_section  # noqa: E402
 
 RECIPES = [
     "translation/multi30k-de-en",
@@ -175,13 +175,7 @@ def main() -> None:
     args = sys.argv[1:]
     train = "--eval-only" not in args
     names = [a for a in args if not a.startswith("--")] or RECIPES
-    store = HERE / "results" / "seq2seq_quality.json"
-    store.parent.mkdir(exist_ok=True)
-    done = {r["recipe"]: r for r in json.loads(store.read_text())} if store.exists() else {}
-    for name in names:
-        done[name] = run(name, train=train)
-        store.write_text(json.dumps(list(done.values()), indent=1, ensure_ascii=False))
-    results = [done[n] for n in RECIPES if n in done]
+    results = run_recipes("seq2seq_quality", names, RECIPES, lambda n: run(n, train=train))
     plot(results, HERE / "seq2seq_quality.png")
     update_section("seq2seq-quality", "Translation and summarization quality", markdown(results))
     print(markdown(results))
