@@ -104,6 +104,20 @@ class LoadedModel:
     translate = transduce
     summarize = transduce
 
+    def respond(self, history: Sequence[str], **decode: Any) -> str:
+        """The next turn after ``history`` (the dialogue so far, oldest first; a dialogue checkpoint).
+
+        The context is built as in training: the last ``data.context_turns`` turns with speaker
+        markers, the first turn being speaker A.
+        """
+        if self.cfg.task != "dialogue":
+            raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a dialogue model")
+        if not history:
+            raise ValueError("respond() needs the dialogue so far: at least one turn")
+        from attnkit.data.pair_datasets import dialogue_context
+
+        return self.transduce([dialogue_context(list(history), self.cfg.data.context_turns)], **decode)[0]
+
     def classify(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """``{"label": best, "probs": {label: p}}`` for each text (a classification checkpoint)."""
         if self.cfg.task != "classification":

@@ -5,10 +5,12 @@ Commands:
     generate   stream a continuation of a prompt from a checkpoint
     translate  translate lines (stdin or --input) with a translation checkpoint
     summarize  summarize documents (one per line, or --input) with a summarization checkpoint
+    chat       talk with a dialogue checkpoint (/reset, /history, /quit); works through a pipe
     classify   label texts (one per line, or --input) with a classification checkpoint
     eval       score a checkpoint on a split (perplexity; BLEU/chrF or ROUGE for seq2seq)
     demo       build tiny models, run them, print parameter counts and attention-map shapes
     backends   list the registered attention backends and what each can do
+    study      long-range: attention vs LSTM vs CNN on synthetic tasks, with a report and plots
 """
 
 from __future__ import annotations
@@ -47,6 +49,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     metrics = train(cfg, resume=args.resume)
     print(json.dumps({"out_dir": cfg.out_dir, **metrics}))
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from attnkit.config.base import apply_overrides, load_yaml
+    from attnkit.study import QUICK, StudyConfig, long_range_study
+
+    cfg = load_yaml(StudyConfig, args.config) if args.config else StudyConfig()
+    quick = [f"{k}={json.dumps(v)}" for k, v in QUICK.items()] if args.quick else []
+    cfg = apply_overrides(cfg, [*quick, *args.overrides])
+    report = long_range_study(cfg, args.out, cost=not args.no_cost, progress=lambda s: print(s, flush=True))
+    print(f"report: {report}")
     return 0
 
 
@@ -101,6 +115,21 @@ def _cmd_transduce(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from attnkit.api import load
+    from attnkit.cli.chat import run_chat
+
+    m = load(args.ckpt, overrides=args.overrides)
+    if m.cfg.task != "dialogue":
+        raise ValueError(f"{args.ckpt} is a {m.cfg.task!r} checkpoint; `attnkit chat` needs a dialogue one")
+    decode = {"beam_size": args.beam} if args.beam is not None else {}
+    if args.sample:
+        decode["sample"] = True
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    run_chat(lambda h: m.respond(h, **decode), sys.stdin, sys.stdout, interactive=interactive)
     return 0
 
 
@@ -217,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
         x.set_defaults(func=_cmd_transduce)
 
+    ch = sub.add_parser("chat", help="talk with a dialogue checkpoint (/reset, /history, /quit)")
+    ch.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
+    ch.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the recipe's)")
+    ch.add_argument("--sample", action="store_true", help="sample (decode.temperature/top_k/top_p)")
+    ch.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
+    ch.set_defaults(func=_cmd_chat)
+
     c = sub.add_parser("classify", help="label lines from stdin or --input with a classifier")
     c.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
     c.add_argument("--input", help="UTF-8 file, one text per line (default: stdin)")
@@ -245,6 +281,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("overrides", nargs="*", help="ModelConfig overrides such as n_layers=3")
     d.set_defaults(func=_cmd_demo)
+
+    studies = sub.add_parser("study", help="studies that measure the seed's claims").add_subparsers(
+        dest="study", required=True, metavar="STUDY"
+    )
+    s = studies.add_parser("long-range", help="attention vs LSTM vs CNN on synthetic tasks: report and plots")
+    s.add_argument("--out", required=True, help="output directory (an interrupted study resumes there)")
+    s.add_argument("--config", help="StudyConfig YAML (default: the built-in study)")
+    s.add_argument("--quick", action="store_true", help="a few minutes: 2 tasks, T<=64, 3 models")
+    s.add_argument("--no-cost", action="store_true", help="skip the time/memory-vs-length measurement")
+    s.add_argument("overrides", nargs="*", help="dotted overrides such as steps=300 lengths=[16,32]")
+    s.set_defaults(func=_cmd_study)
 
     b = sub.add_parser("backends", help="list attention backends")
     b.set_defaults(func=_cmd_backends)

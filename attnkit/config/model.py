@@ -19,7 +19,8 @@ class ModelConfig:
     arch: Literal["transformer", "lstm", "rnn", "cnn", "fasttext"] = "transformer"
     """Transformer stacks; or the baselines with the same interfaces: ``lstm`` (language model, or
     BiLSTM classifier), ``rnn`` (GRU encoder-decoder with Bahdanau attention), ``cnn`` (Kim 2014
-    classifier) and ``fasttext`` (n-gram bag classifier)."""
+    classifier, or a causal dilated-convolution language model) and ``fasttext`` (n-gram bag
+    classifier)."""
     vocab_size: int = 256
     """Target/LM vocabulary size V (for the encoder-decoder: the decoder's)."""
     d_model: int = 64
@@ -72,9 +73,22 @@ class ModelConfig:
     """Transformer classifier: read the first (<bos>) position, or average the real tokens."""
     ngram_buckets: int = 0
     """fastText classifier: hash buckets for word bigrams (0 = unigrams only)."""
+    conv_kernel: int = 3
+    """CNN language model: width of each causal convolution."""
+    conv_dilation: int = 2
+    """CNN language model: layer i dilates by conv_dilation**i (1 = a plain stack). The receptive
+    field is 1 + (conv_kernel - 1) * sum(conv_dilation**i)."""
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_seq_len"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "n_layers",
+            "n_heads",
+            "max_seq_len",
+            "conv_kernel",
+            "conv_dilation",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.d_model % self.n_heads:

@@ -57,6 +57,8 @@ class DataConfig:
     """Seq2seq: target tokens kept in training; also the default decoding length cap."""
     lowercase: bool = False
     """Lowercase both sides before tokenizing (hypotheses are then lowercase too)."""
+    context_turns: int = 3
+    """Dialogue: turns of history in each context (the last k, with speaker markers)."""
 
 
 @dataclass
@@ -144,7 +146,7 @@ class DecodeConfig:
 class RunConfig:
     """Everything one training run needs; saved as config.yaml with every checkpoint."""
 
-    task: Literal["lm", "translation", "summarization", "classification"] = "lm"
+    task: Literal["lm", "translation", "summarization", "dialogue", "classification"] = "lm"
     out_dir: str = "runs/lm"
     """Where checkpoints, metrics.jsonl and plots go."""
     model: ModelConfig = field(default_factory=ModelConfig)

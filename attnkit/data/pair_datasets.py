@@ -269,17 +269,25 @@ def _parse_dailydialog(paths: dict[str, Path]) -> dict[str, Table]:
     return out
 
 
-def dialogue_pairs(dialogues: list[list[str]], k: int = 3, speakers: tuple[str, str] = ("A:", "B:")) -> Table:
-    """``{"context": [...], "response": [...]}`` for every turn after the first of each dialogue.
+SPEAKERS = ("A:", "B:")
 
-    The context is the last ``k`` turns, each prefixed by its speaker marker (speakers alternate,
-    counted from the dialogue's start) and joined by newlines; the response is the next turn.
-    """
+
+def dialogue_context(history: list[str], k: int = 3, speakers: tuple[str, str] = SPEAKERS) -> str:
+    """The model input for the turn after ``history``: its last ``k`` turns, each prefixed by its
+    speaker marker (speakers alternate, counted from the dialogue's start), joined by newlines."""
+    if k < 1:
+        raise ValueError(f"a dialogue context needs at least one turn (context_turns >= 1), got {k}")
+    lo = max(0, len(history) - k)
+    return "\n".join(f"{speakers[j % 2]} {history[j]}" for j in range(lo, len(history)))
+
+
+def dialogue_pairs(dialogues: list[list[str]], k: int = 3, speakers: tuple[str, str] = SPEAKERS) -> Table:
+    """``{"context": [...], "response": [...]}`` for every turn after the first of each dialogue;
+    the context is :func:`dialogue_context` of the turns before it."""
     ctx, resp = [], []
     for turns in dialogues:
         for i in range(1, len(turns)):
-            lo = max(0, i - k)
-            ctx.append("\n".join(f"{speakers[j % 2]} {turns[j]}" for j in range(lo, i)))
+            ctx.append(dialogue_context(turns[:i], k, speakers))
             resp.append(turns[i])
     return {"context": ctx, "response": resp}
 

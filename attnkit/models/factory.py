@@ -7,6 +7,7 @@ from typing import Literal
 from attnkit.config.model import ModelConfig
 from attnkit.models.base import AttnkitModel
 from attnkit.models.classifier import CNNClassifier, FastTextClassifier, LSTMClassifier, TransformerClassifier
+from attnkit.models.conv_lm import ConvLanguageModel
 from attnkit.models.decoder import Decoder
 from attnkit.models.encoder import Encoder
 from attnkit.models.lstm import LSTMLanguageModel
@@ -18,6 +19,7 @@ Family = Literal["decoder", "encoder", "seq2seq", "classifier"]
 _BUILDERS = {
     ("decoder", "transformer"): Decoder,
     ("decoder", "lstm"): LSTMLanguageModel,
+    ("decoder", "cnn"): ConvLanguageModel,
     ("encoder", "transformer"): Encoder,
     ("seq2seq", "transformer"): EncoderDecoder,
     ("seq2seq", "rnn"): GRUSeq2Seq,

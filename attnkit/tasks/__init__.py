@@ -9,6 +9,7 @@ TASKS = {
     "lm": LanguageModelingTask,
     "translation": Seq2SeqTask,
     "summarization": Seq2SeqTask,
+    "dialogue": Seq2SeqTask,
     "classification": ClassificationTask,
 }
 

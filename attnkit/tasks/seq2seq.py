@@ -1,9 +1,13 @@
-"""Sequence-to-sequence tasks: machine translation and summarization.
+"""Sequence-to-sequence tasks: machine translation, summarization and dialogue.
 
-Both map a source text to a target text with an encoder-decoder and differ only in how outputs
-are scored: ``translation`` reports sacreBLEU, chrF and a lowercased tokenized BLEU;
-``summarization`` reports ROUGE-1/2/L. During training the trainer sees the teacher-forced
-cross-entropy (``loss``, per target token, nats); :meth:`Seq2SeqTask.score` turns decoded
+All three map a source text to a target text with an encoder-decoder and differ only in how
+outputs are scored: ``translation`` reports sacreBLEU, chrF and a lowercased tokenized BLEU;
+``summarization`` reports ROUGE-1/2/L; ``dialogue`` reports BLEU-1/2 and distinct-1/2 (and the
+perplexity of the reference responses). A dialogue dataset (a ``turns`` column of whole
+dialogues) becomes (context, response) pairs here: the context is the last
+``data.context_turns`` turns with speaker markers, the response is the next turn.
+
+During training the trainer sees the teacher-forced cross-entropy (``loss``, per target token, nats); :meth:`Seq2SeqTask.score` turns decoded
 hypotheses into the task metrics (``attnkit eval`` decodes a split and calls it).
 
 Tokenization: byte-level BPE, one joint vocabulary (``data.joint_vocab``, needed to share
@@ -25,8 +29,9 @@ from torch import Tensor, nn
 from attnkit.config.model import ModelConfig
 from attnkit.config.run import DataConfig, RunConfig
 from attnkit.data.datasets import load_dataset, load_pair_files
+from attnkit.data.pair_datasets import dialogue_pairs
 from attnkit.data.seq2seq import IGNORE, PairData
-from attnkit.metrics import rouge_scores, translation_scores
+from attnkit.metrics import dialogue_scores, rouge_scores, translation_scores
 from attnkit.tasks.base import Batch
 from attnkit.text import BPETokenizer, PairTokenizer, Tokenizer, build_tokenizer, has_cjk
 
@@ -81,6 +86,14 @@ class Seq2SeqTask:
         self.cfg = cfg
         d = cfg.data
         tables = splits if splits is not None else load_pairs(d)
+        if "turns" in tables["train"]:
+            if cfg.task != "dialogue":
+                raise ValueError(f"dataset {d.dataset!r} holds whole dialogues; use task: dialogue")
+            tables = {s: dialogue_pairs(t["turns"], d.context_turns) for s, t in tables.items()}
+        elif cfg.task == "dialogue" and splits is None and d.dataset is not None:
+            raise ValueError(
+                f"task: dialogue needs a dialogue dataset such as dailydialog, got {d.dataset!r}"
+            )
         self.src_col, self.tgt_col = self._columns(tables["train"], d)
         prep = (lambda s: s.lower()) if d.lowercase else (lambda s: s)
         self.texts = {
@@ -102,8 +115,8 @@ class Seq2SeqTask:
     @staticmethod
     def _columns(table: Table, d: DataConfig) -> tuple[str, str]:
         cols = [c for c in table if not c.endswith("_refs")]
-        src = d.src or ("src" if "src" in cols else None)
-        tgt = d.tgt or ("tgt" if "tgt" in cols else None)
+        src = d.src or next((c for c in ("src", "context") if c in cols), None)
+        tgt = d.tgt or next((c for c in ("tgt", "response") if c in cols), None)
         for name, col in (("data.src", src), ("data.tgt", tgt)):
             if col not in cols:
                 raise ValueError(f"{name}={col!r} is not a column of this dataset; choose from {cols}")
@@ -194,4 +207,6 @@ class Seq2SeqTask:
         refs = self.refs[split][: len(hyps)]
         if self.cfg.task == "summarization":
             return rouge_scores(hyps, refs, self.target_lang)
+        if self.cfg.task == "dialogue":
+            return dialogue_scores(hyps, refs)
         return translation_scores(hyps, refs, self.target_lang)
