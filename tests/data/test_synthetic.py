@@ -43,7 +43,7 @@ def test_seeded_batches_repeat():
 
 def test_bad_task_and_length_name_the_problem():
     g = torch.Generator()
-    with pytest.raises(ValueError, match="unknown synthetic task 'sort'.*copy"):
+    with pytest.raises(ValueError, match=r"unknown synthetic task 'sort'.*copy"):
         make_batch("sort", 2, 16, g)
     with pytest.raises(ValueError, match=r"seq_len >= 4"):
         make_batch("recall", 2, 3, g)
