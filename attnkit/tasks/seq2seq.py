@@ -8,7 +8,8 @@ dialogues) becomes (context, response) pairs here: the context is the last
 ``data.context_turns`` turns with speaker markers, the response is the next turn.
 
 During training the trainer sees the teacher-forced cross-entropy (``loss``, per target token,
-nats); :meth:`Seq2SeqTask.score` turns decoded hypotheses into the task metrics (``attnkit eval`` decodes a split and calls it).
+nats); :meth:`Seq2SeqTask.score` turns decoded hypotheses into the task metrics (``attnkit eval``
+decodes a split and calls it).
 
 Tokenization: byte-level BPE, one joint vocabulary (``data.joint_vocab``, needed to share
 embeddings) or one per side. Chinese text is split into characters before BPE (``split_cjk``).
