@@ -1,4 +1,4 @@
-"""Translation and summarization quality: run the recipes for real, score them, record.
+"""Translation, summarization and dialogue quality: run the recipes for real, score them, record.
 
     .venv/bin/python benchmarks/seq2seq_quality.py                      # every recipe
     .venv/bin/python benchmarks/seq2seq_quality.py translation/multi30k-de-en
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -35,6 +36,8 @@ RECIPES = [
     "translation/tatoeba-zh-en",
     "summarization/samsum",
     "summarization/scitldr",
+    "dialogue/dailydialog",
+    "dialogue/dailydialog-gru",
 ]
 # recipe: (metric, target, anchor text)
 TARGETS = {
@@ -81,6 +84,11 @@ def run(name: str, *, train: bool) -> dict:
         r["decode_seconds"] = time.perf_counter() - t0
         res[f"test_beam{beam}"] = r
         res.setdefault("samples", [(s, h) for s, h in zip(m.task.sources("test")[:3], hyps[:3], strict=True)])
+        if cfg.task == "dialogue":  # perplexity per word too: comparable across tokenizers
+            from attnkit.metrics.dialogue import tokens
+
+            words = sum(len(tokens(ref)) + 1 for ref in m.task.texts["test"][1])  # + 1: end of turn
+            r["ppl_word"] = math.exp(r["loss"] * r["tokens"] / words)
     return res
 
 
@@ -90,8 +98,8 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, kind in zip(axes, ("translation", "summarization"), strict=True):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    for ax, kind in zip(axes, ("translation", "summarization", "dialogue"), strict=True):
         for r in results:
             if r["recipe"].startswith(kind) and r["curve"]:
                 xs, ys = zip(*r["curve"], strict=True)
@@ -140,7 +148,13 @@ def markdown(results: list[dict]) -> str:
     for r in results:
         for key in sorted((k for k in r if k.startswith("test_beam")), key=lambda k: -int(k[9:])):
             t = r[key]
-            if "bleu" in t:
+            if "distinct1" in t:
+                scores = (
+                    f"ppl {t['ppl']:.2f}/token, {t['ppl_word']:.2f}/word · BLEU-1/2 {t['bleu1']:.2f} / "
+                    f"{t['bleu2']:.2f} · distinct-1/2 {t['distinct1']:.4f} / {t['distinct2']:.4f} · "
+                    f"length {t['avg_len']:.1f}"
+                )
+            elif "bleu" in t:
                 scores = (
                     f"BLEU(lc,tok) {t['bleu_lc_tok']:.2f} · sacreBLEU {t['bleu']:.2f} · chrF {t['chrf']:.2f}"
                 )
@@ -158,7 +172,13 @@ def markdown(results: list[dict]) -> str:
             if k.startswith("test_beam"):
                 sigs |= {
                     t[s]
-                    for s in ("bleu_signature", "bleu_lc_tok_signature", "chrf_signature", "rouge_signature")
+                    for s in (
+                        "bleu_signature",
+                        "bleu_lc_tok_signature",
+                        "chrf_signature",
+                        "rouge_signature",
+                        "bleu2_signature",
+                    )
                     if s in t
                 }
     lines += ["", "Signatures: " + "; ".join(f"`{s}`" for s in sorted(sigs))]
@@ -177,7 +197,7 @@ def main() -> None:
     names = [a for a in args if not a.startswith("--")] or RECIPES
     results = run_recipes("seq2seq_quality", names, RECIPES, lambda n: run(n, train=train))
     plot(results, HERE / "seq2seq_quality.png")
-    update_section("seq2seq-quality", "Translation and summarization quality", markdown(results))
+    update_section("seq2seq-quality", "Translation, summarization and dialogue quality", markdown(results))
     print(markdown(results))
 
 

@@ -14,7 +14,7 @@ model built for a task fits every length.
   every target. Tokens repeat (vocabulary of 32), so position, not content, must drive the
   lookup.
 - ``recall``: multi-query associative recall (Arora et al. 2023, "Zoology"): P key-value pairs,
-  then noise with the P keys asked again at random places; after each asked key predict its value.
+  then noise with P keys (drawn with replacement from the pairs) asked at random places; after each asked key predict its value.
   P = min(16, T / 4). Distances spread from about 2P to T.
 - ``induction``: random tokens with one trigger followed by a token X somewhere; the sequence ends
   with the trigger, and the target is X (Fu et al. 2023, "H3", section 3.1). Distance = the span
@@ -82,7 +82,9 @@ def recall_batch(batch_size: int, seq_len: int, gen: torch.Generator) -> Batch:
         values = RECALL_KEYS + torch.randint(0, RECALL_VALUES, (pairs,), generator=gen)
         ids[b, 0 : 2 * pairs : 2] = keys
         ids[b, 1 : 2 * pairs : 2] = values
-        asked = torch.randperm(pairs, generator=gen)
+        # Keys are asked with replacement: with a permutation the last queries could be answered
+        # by elimination (the one pair not asked yet), a shortcut that stalls learning the lookup.
+        asked = torch.randint(0, pairs, (pairs,), generator=gen)
         where = 2 * pairs + 2 * torch.randperm(slots, generator=gen)[:pairs].sort().values
         ids[b, where] = keys[asked]
         ids[b, where + 1] = values[asked]
