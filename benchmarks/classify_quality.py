@@ -27,6 +27,7 @@ from results_md import run_recipes, update_section  # noqa: E402
 RECIPES = [
     "classification/trec",
     "classification/trec-cnn",
+    "classification/sst2-cnn",
     "classification/sst2",
     "classification/ag_news",
     "classification/chnsenticorp",

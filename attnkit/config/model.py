@@ -73,6 +73,9 @@ class ModelConfig:
     """Transformer classifier: read the first (<bos>) position, or average the real tokens."""
     ngram_buckets: int = 0
     """fastText classifier: hash buckets for word bigrams (0 = unigrams only)."""
+    init: Literal["gpt2", "fan_in"] = "gpt2"
+    """Weight init: GPT-2's N(0, 0.02), or N(0, 1/fan_in) with N(0, 1) embeddings, which trains
+    small models (d_model <= 128) much faster on content lookups (see AttnkitModel.init_weights)."""
     conv_kernel: int = 3
     """CNN language model: width of each causal convolution."""
     conv_dilation: int = 2

@@ -49,12 +49,23 @@ class AttnkitModel(nn.Module):
     cfg: ModelConfig
 
     def init_weights(self) -> None:
-        """GPT-2 style: N(0, 0.02) for linear and embedding weights, zeros for biases."""
+        """Weights by ``cfg.init``, zeros for biases.
+
+        ``gpt2``: N(0, 0.02) for linear and embedding weights (convolutions keep PyTorch's
+        default). ``fan_in``: linear and convolution weights N(0, 1/fan_in), embeddings N(0, 1). 0.02 suits widths near GPT-2's
+        768 (about 0.55/sqrt(768)); at d_model=64 it is 6x below 1/sqrt(d), attention starts
+        uniform with tiny gradients, and content-matching heads (associative recall) can sit
+        on a plateau for thousands of steps that ``fan_in`` leaves after a few hundred.
+        """
+        fan_in = getattr(self.cfg, "init", "gpt2") == "fan_in"
         for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, mean=0.0, std=0.02)
-            if isinstance(m, nn.Linear) and m.bias is not None:
-                nn.init.zeros_(m.bias)
+            if isinstance(m, nn.Linear) or (fan_in and isinstance(m, nn.Conv1d)):
+                std = (m.weight[0].numel() ** -0.5) if fan_in else 0.02  # weight[0]: one unit's inputs
+                nn.init.normal_(m.weight, mean=0.0, std=std)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Embedding):
+                nn.init.normal_(m.weight, mean=0.0, std=1.0 if fan_in else 0.02)
 
     def num_parameters(self, *, exclude_embeddings: bool = False) -> int:
         """Trainable parameters, tied weights counted once.

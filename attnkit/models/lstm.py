@@ -55,7 +55,10 @@ class LSTMLanguageModel(AttnkitModel):
             dropout=cfg.dropout if cfg.n_layers > 1 else 0.0,
         )
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        nn.init.uniform_(self.tok.weight, -0.1, 0.1)
+        if cfg.init == "fan_in":
+            nn.init.normal_(self.tok.weight, 0.0, 1.0)
+        else:
+            nn.init.uniform_(self.tok.weight, -0.1, 0.1)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.tok.weight
 

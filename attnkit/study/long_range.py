@@ -10,6 +10,10 @@ every model is scored on, and early stopping once a model is perfect on it. Mode
 - ``lstm``: :class:`LSTMLanguageModel`, width chosen to match the Transformer's parameters;
 - ``cnn``: :class:`ConvLanguageModel` (causal, dilated), width matched likewise.
 
+All use ``init: fan_in`` and an untied output head: at d_model=64, GPT-2's N(0, 0.02) init
+leaves the Transformer on a plateau on associative recall for thousands of steps (measured:
+~33% after 3,300 steps at T=16), where fan-in init learns it in a few hundred.
+
 Results are appended to ``<out>/results.jsonl`` one cell at a time, so an interrupted study
 resumes where it stopped (cells whose key is already there are skipped).
 """
@@ -94,6 +98,8 @@ def transformer_config(cfg: StudyConfig, vocab: int, max_len: int, backend: str 
         positions="rope",
         max_seq_len=max_len,
         attn_backend=backend,
+        init="fan_in",
+        tie_embeddings=False,
     )
 
 
@@ -118,24 +124,16 @@ def model_config(name: str, cfg: StudyConfig, vocab: int, max_len: int) -> Model
     if name.startswith("transformer+"):
         return transformer_config(cfg, vocab, max_len, backend=name.split("+", 1)[1])
     target = build_model(base).num_parameters()
+    common = dict(vocab_size=vocab, n_heads=1, max_seq_len=max_len, init="fan_in", tie_embeddings=False)
     if name == "lstm":
         return _matched(
             target,
-            lambda w: ModelConfig(
-                arch="lstm", vocab_size=vocab, d_model=w, n_layers=cfg.lstm_layers, n_heads=1
-            ),
+            lambda w: ModelConfig(arch="lstm", d_model=w, n_layers=cfg.lstm_layers, **common),
         )
     if name == "cnn":
         return _matched(
             target,
-            lambda w: ModelConfig(
-                arch="cnn",
-                vocab_size=vocab,
-                d_model=w,
-                n_layers=cfg.cnn_layers,
-                n_heads=1,
-                max_seq_len=max_len,
-            ),
+            lambda w: ModelConfig(arch="cnn", d_model=w, n_layers=cfg.cnn_layers, **common),
         )
     raise ValueError(
         f"unknown study model {name!r}: use transformer, transformer+<backend> "

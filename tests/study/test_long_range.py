@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from attnkit.study import StudyConfig, long_range_study
 from attnkit.study.long_range import build, distance_bucket, model_config, run_study
@@ -105,3 +106,28 @@ def test_cli_study(tmp_path, capsys):
     assert (tmp_path / "report.md").exists() and not (tmp_path / "cost.json").exists()
     assert main(["study", "long-range", "--out", str(tmp_path), "models=[rnn]"]) == 2
     assert "unknown study model 'rnn'" in capsys.readouterr().err
+
+
+def test_tiny_transformer_solves_short_associative_recall():
+    """The study's CI check: seeded, CPU, well under a minute (it stops once >= 99%)."""
+    from attnkit.study.long_range import train_cell
+
+    cfg = StudyConfig(steps=900, batch_tokens=1024, eval_every=100, stop_accuracy=0.99, lr=2e-3)
+    row = train_cell("recall", "transformer", 16, cfg)
+    assert row["params"] < 120_000
+    assert row["accuracy"] >= 0.95, row
+    assert sum(n for _, n in row["by_distance"].values()) == 256 * 4  # 4 questions per sequence
+
+
+def test_fan_in_init_scales_with_width():
+    from attnkit.config.model import ModelConfig
+    from attnkit.models.decoder import Decoder
+
+    m = Decoder(ModelConfig(vocab_size=50, d_model=64, n_layers=1, init="fan_in", tie_embeddings=False))
+    assert abs(m.embed.tok.weight.std().item() - 1.0) < 0.05
+    linears = [x for x in m.modules() if isinstance(x, torch.nn.Linear)]
+    assert len(linears) >= 4
+    for lin in linears:  # std 1/sqrt(fan_in): 1/8 from the residual, 1/16 from the MLP's 256
+        assert abs(lin.weight.std().item() - lin.weight.shape[1] ** -0.5) < 0.15 * lin.weight.shape[1] ** -0.5
+    g = Decoder(ModelConfig(vocab_size=50, d_model=64, n_layers=1))
+    assert abs(g.embed.tok.weight.std().item() - 0.02) < 0.002  # the default stays GPT-2's
