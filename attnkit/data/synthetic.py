@@ -14,8 +14,8 @@ model built for a task fits every length.
   every target. Tokens repeat (vocabulary of 32), so position, not content, must drive the
   lookup.
 - ``recall``: multi-query associative recall (Arora et al. 2023, "Zoology"): P key-value pairs,
-  then noise with P keys (drawn with replacement from the pairs) asked at random places; after each asked key predict its value.
-  P = min(16, T / 4). Distances spread from about 2P to T.
+  then noise with P keys (drawn with replacement from the pairs) asked at random places; after
+  each asked key predict its value. P = min(16, T / 4). Distances spread from 1 to T.
 - ``induction``: random tokens with one trigger followed by a token X somewhere; the sequence ends
   with the trigger, and the target is X (Fu et al. 2023, "H3", section 3.1). Distance = the span
   from X to the end.

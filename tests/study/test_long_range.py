@@ -89,7 +89,8 @@ def test_study_writes_report_resumes_and_measures_cost(tmp_path):
     assert f"| transformer | {100 * rows[0]['accuracy']:.1f} |" in text
     cost = json.loads((tmp_path / "cost.json").read_text())
     measured = {(r["model"], r["length"]) for r in cost if "ms" in r}
-    assert measured == {(m, t) for m in ("transformer", "cnn", "transformer+reference") for t in (16, 32)}
+    models = ("transformer", "cnn", "transformer+tiled", "transformer+reference")
+    assert measured == {(m, t) for m in models for t in (16, 32)}
     assert all(r["ms"] > 0 for r in cost if "ms" in r)
     for png in ("accuracy.png", "cost.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
