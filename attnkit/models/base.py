@@ -53,9 +53,10 @@ class AttnkitModel(nn.Module):
 
         ``gpt2``: N(0, 0.02) for linear and embedding weights (convolutions keep PyTorch's
         default). ``fan_in``: linear and convolution weights N(0, 1/fan_in), embeddings N(0, 1).
-        0.02 suits widths near GPT-2's 768 (about 0.55/sqrt(768)); at d_model=64 it is 6x below 1/sqrt(d), attention starts
-        uniform with tiny gradients, and content-matching heads (associative recall) can sit
-        on a plateau for thousands of steps that ``fan_in`` leaves after a few hundred.
+        0.02 suits widths near GPT-2's 768 (about 0.55/sqrt(768)); at d_model=64 it is 6x below
+        1/sqrt(d), attention starts uniform with tiny gradients, and content-matching heads
+        (associative recall) can sit on a plateau for thousands of steps that ``fan_in`` leaves
+        after a few hundred.
         """
         fan_in = getattr(self.cfg, "init", "gpt2") == "fan_in"
         for m in self.modules():
