@@ -13,9 +13,10 @@ model built for a task fits every length.
 - ``copy``: ``<bos> x1..xn <sep> x1..xn``; after ``<sep>`` predict the copy. Distance n for
   every target. Tokens repeat (vocabulary of 32), so position, not content, must drive the
   lookup.
-- ``recall``: multi-query associative recall (Arora et al. 2023, "Zoology"): P key-value pairs,
-  then noise with P keys (drawn with replacement from the pairs) asked at random places; after
-  each asked key predict its value. P = min(16, T / 4). Distances spread from 1 to T.
+- ``recall``: multi-query associative recall (after Arora et al. 2023, "Zoology"): P = min(4,
+  T/4) key-value pairs, then noise with each key asked once at a random place (followed by its
+  value); after each asked key predict its value. Distances spread from 1 to T. Longer
+  sequences carry the same P questions, so they give fewer answers per training token.
 - ``induction``: random tokens with one trigger followed by a token X somewhere; the sequence ends
   with the trigger, and the target is X (Fu et al. 2023, "H3", section 3.1). Distance = the span
   from X to the end.
@@ -66,7 +67,7 @@ def copy_batch(batch_size: int, seq_len: int, gen: torch.Generator) -> Batch:
 
 # --- multi-query associative recall -------------------------------------------------------------
 RECALL_KEYS, RECALL_VALUES, RECALL_NOISE = 64, 64, 16
-MAX_PAIRS = 16
+MAX_PAIRS = 4
 
 
 def recall_batch(batch_size: int, seq_len: int, gen: torch.Generator) -> Batch:
@@ -82,9 +83,9 @@ def recall_batch(batch_size: int, seq_len: int, gen: torch.Generator) -> Batch:
         values = RECALL_KEYS + torch.randint(0, RECALL_VALUES, (pairs,), generator=gen)
         ids[b, 0 : 2 * pairs : 2] = keys
         ids[b, 1 : 2 * pairs : 2] = values
-        # Keys are asked with replacement: with a permutation the last queries could be answered
-        # by elimination (the one pair not asked yet), a shortcut that stalls learning the lookup.
-        asked = torch.randint(0, pairs, (pairs,), generator=gen)
+        # Each key is asked once, so its value's only earlier occurrence is in the context (the
+        # last question could be answered by elimination: chance is above 1/P there).
+        asked = torch.randperm(pairs, generator=gen)
         where = 2 * pairs + 2 * torch.randperm(slots, generator=gen)[:pairs].sort().values
         ids[b, where] = keys[asked]
         ids[b, where + 1] = values[asked]
