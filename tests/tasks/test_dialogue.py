@@ -24,7 +24,7 @@ def test_context_keeps_last_k_turns_with_speakers_from_the_start():
         dialogue_context(turns, 0)
 
 
-def test_dailydialog_pairs_official_split():
+def test_dailydialog_pairs_official_split(shared_data):
     from attnkit.data.datasets import load_dataset
 
     t = load_dataset("dailydialog")
@@ -118,15 +118,54 @@ def test_dialogue_task_trains_scores_and_chats(tmp_path, reply_corpus, monkeypat
     assert m.respond(["gamma alpha"]) == m.transduce(["A: gamma alpha"])[0]
     with pytest.raises(ValueError, match="at least one turn"):
         m.respond([])
+    capsys.readouterr()  # drop the training log
     monkeypatch.setattr("sys.stdin", io.StringIO("beta gamma\n/history\n/quit\n"))
     assert main(["chat", "--ckpt", str(tmp_path / "run" / "best")]) == 0
     lines = capsys.readouterr().out.splitlines()
     reply = m.respond(["beta gamma"])
     assert lines == [reply, "# A: beta gamma", f"# B: {reply}"]
     assert set(reply.split()) <= set(WORDS) and reply
+    # in a real terminal: prompts, the same reply, /quit ends the process
+    out = _in_terminal(["chat", "--ckpt", str(tmp_path / "run" / "best")], ["beta gamma", "/quit"])
+    assert "attnkit chat" in out and "you> " in out and f"bot> {reply}" in out
 
 
-def test_chat_refuses_other_tasks_and_dialogue_needs_dialogues(tmp_path):
+def _in_terminal(argv: list[str], lines: list[str], timeout: float = 60.0) -> str:
+    """Run ``attnkit argv`` on a pseudo-terminal, type ``lines``; return everything it printed."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "attnkit", *argv], stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    out = b""
+    deadline = time.monotonic() + timeout
+
+    def read_until(marker: bytes) -> None:
+        nonlocal out
+        while marker not in out and time.monotonic() < deadline:
+            try:
+                out += os.read(leader, 4096)
+            except OSError:  # the process closed the terminal
+                return
+
+    for line in lines:
+        read_until(b"you> ")
+        os.write(leader, line.encode() + b"\n")
+        read_until(b"bot> " if not line.startswith("/") else b"\n")
+    proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    read_until(b"\x00")  # drain what is left
+    os.close(leader)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    return out.decode(errors="replace")
+
+
+def test_chat_refuses_other_tasks_and_dialogue_needs_dialogues(shared_data):
     from attnkit.config import RunConfig, apply_overrides
     from attnkit.tasks import TASKS
 
