@@ -47,7 +47,7 @@ class StudyConfig:
     """Everything that decides the study's numbers (saved beside the results)."""
 
     tasks: list[str] = field(default_factory=lambda: ["recall", "induction", "copy"])
-    lengths: list[int] = field(default_factory=lambda: [16, 32, 64, 128, 256, 512])
+    lengths: list[int] = field(default_factory=lambda: [16, 64, 256, 512])
     models: list[str] = field(
         default_factory=lambda: [
             "transformer",
