@@ -289,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output directory (an interrupted study resumes there)")
     s.add_argument("--config", help="StudyConfig YAML (default: the built-in study)")
     s.add_argument("--quick", action="store_true", help="a few minutes: 2 tasks, T<=64, 3 models")
-    s.add_argument("--no-cost", action="store_true", help="skip the time/memory-vs-length measurement")
+    s.add_argument(
+        "--no-cost",
+        action="store_true",
+        help="skip the time/memory-vs-length measurement (reuse <out>/cost.json if there)",
+    )
     s.add_argument("overrides", nargs="*", help="dotted overrides such as steps=300 lengths=[16,32]")
     s.set_defaults(func=_cmd_study)
 

@@ -140,9 +140,8 @@ def markdown(cfg: StudyConfig, rows: list[dict], cost: list[dict], minutes: floa
     out = [
         "# The long-range study",
         "",
-        f"Reproduce: `attnkit study long-range --out DIR` (this run: {minutes:.0f} min of training and "
-        f"measuring on {platform.machine()} CPU, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}, "
+        f"Reproduce: `attnkit study long-range --out DIR` (this run: {minutes:.0f} min of training on "
+        f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, "
         f"{datetime.date.today().isoformat()}, seed {cfg.seed}).",
         "",
         "Every cell trains from scratch on fresh seeded batches, at most "
@@ -167,6 +166,11 @@ def markdown(cfg: StudyConfig, rows: list[dict], cost: list[dict], minutes: floa
             out.append(f"| {m} | " + " | ".join(vals) + f" | {f'T={b}' if b else 'holds'} |")
     out += ["", "## Target: attention ≥ 99% where an equal-size LSTM stays under 60%", ""]
     out += target_check(rows)
+    out += [
+        "",
+        "Anchor: H3 (Fu et al. 2023, table 1): a 2-layer attention model reaches 100% on induction "
+        "heads and associative recall, where S4D reaches 35.6-86%.",
+    ]
     out += ["", "![accuracy vs length and distance](accuracy.png)", ""]
     if cost:
         mlen = sorted({r["length"] for r in cost})
