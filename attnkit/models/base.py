@@ -43,6 +43,16 @@ def lm_loss(logits: Tensor, targets: Tensor) -> Tensor:
     return F.cross_entropy(logits.reshape(-1, v).float(), targets.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
+def check_ids(ids: Tensor, vocab_size: int) -> None:
+    """Raise ``ValueError`` unless ``ids`` is ``(B, T)`` with every id below ``vocab_size``."""
+    if ids.dim() != 2:
+        raise ValueError(f"expected ids of shape (B, T), got {tuple(ids.shape)}")
+    if ids.numel() and int(ids.max()) >= vocab_size:
+        raise ValueError(
+            f"token id {int(ids.max())} out of range [0, {vocab_size}); does the tokenizer match the model?"
+        )
+
+
 class AttnkitModel(nn.Module):
     """Base of Encoder, Decoder and EncoderDecoder."""
 

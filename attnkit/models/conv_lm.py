@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from attnkit.config.model import ModelConfig
 from attnkit.layers.feedforward import build_ffn
 from attnkit.layers.norms import build_norm
-from attnkit.models.base import AttnkitModel, ModelOutput, final_norm, lm_loss
+from attnkit.models.base import AttnkitModel, ModelOutput, check_ids, final_norm, lm_loss
 
 
 def receptive_field(cfg: ModelConfig) -> int:
@@ -76,13 +76,7 @@ class ConvLanguageModel(AttnkitModel):
     ) -> ModelOutput:
         """Next-token logits for ``ids`` ``(B, T)``. Right padding needs no mask: the convolution is
         causal, so padding after a token never reaches it."""
-        if ids.dim() != 2:
-            raise ValueError(f"expected ids of shape (B, T), got {tuple(ids.shape)}")
-        if ids.numel() and int(ids.max()) >= self.cfg.vocab_size:
-            raise ValueError(
-                f"token id {int(ids.max())} out of range [0, {self.cfg.vocab_size}); "
-                "does the tokenizer match the model?"
-            )
+        check_ids(ids, self.cfg.vocab_size)
         x = self.dropout(self.tok(ids))  # (B, T) -> (B, T, C)
         for layer in self.layers:
             x = layer(x)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.config.model import ModelConfig
-from attnkit.models.base import AttnkitModel, ModelOutput, lm_loss
+from attnkit.models.base import AttnkitModel, ModelOutput, check_ids, lm_loss
 
 
 @dataclass
@@ -72,13 +72,7 @@ class LSTMLanguageModel(AttnkitModel):
         positions: Tensor | None = None,
     ) -> ModelOutput:
         """Logits for ``ids`` ``(B, T)``; continues from ``cache`` when given (and updates it)."""
-        if ids.dim() != 2:
-            raise ValueError(f"expected ids of shape (B, T), got {tuple(ids.shape)}")
-        if ids.numel() and int(ids.max()) >= self.cfg.vocab_size:
-            raise ValueError(
-                f"token id {int(ids.max())} out of range [0, {self.cfg.vocab_size}); "
-                "does the tokenizer match the model?"
-            )
+        check_ids(ids, self.cfg.vocab_size)
         x = self.dropout(self.tok(ids))  # (B, T) -> (B, T, C)
         state = (cache.h, cache.c) if cache is not None else None
         h, (hn, cn) = self.lstm(x, state)
