@@ -146,12 +146,13 @@ def markdown(cfg: StudyConfig, rows: list[dict], cost: list[dict], minutes: floa
         "",
         "Every cell trains from scratch on fresh seeded batches, at most "
         f"{cfg.steps} steps of {cfg.batch_tokens} tokens (at least {cfg.min_batch} sequences), AdamW "
-        f"lr {cfg.lr} with warmup and cosine decay, and stops early once it is perfect on the held-out "
-        f"set ({cfg.eval_sequences} sequences per task and length, the same for every model).",
+        f"lr {cfg.lr} with warmup and cosine decay, and stops early once it reaches "
+        f"{100 * cfg.stop_accuracy:g}% on the held-out set ({cfg.eval_sequences} sequences per task "
+        "and length, the same for every model).",
         "",
         "## Models (matched parameters)",
         "",
-        "| model | what | parameters |",
+        "| model | what | parameters (the last task's vocabulary; they differ by a few hundred) |",
         "|---|---|---|",
     ]
     out += [f"| {m} | {sizes[m][1]} | {sizes[m][0]:,} |" for m in models if m in sizes]
