@@ -14,6 +14,7 @@ from attnkit.text import (
     build_tokenizer,
     load_tokenizer,
 )
+from attnkit.text.base import SPECIALS
 
 MIXED = "To be, or not to be 生存还是毁灭，这是一个问题 😀👍🏽👨‍👩‍👧 naïve café Ωμέγα\n"
 # Text without U+FFFD (the decoder's marker for an incomplete character) or surrogates.
@@ -68,7 +69,11 @@ def test_mixed_chinese_emoji_round_trip(bpe):
 
 @given(
     words=st.lists(
-        st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1, max_size=8),
+        # The word level reserves the special spellings: "<eos>" is its line break (WikiText's
+        # convention), so a literal "<eos>" word decodes as one. Such words are not round-trip input.
+        st.text(
+            st.characters(blacklist_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1, max_size=8
+        ).filter(lambda w: w not in SPECIALS),
         min_size=1,
         max_size=12,
     )
