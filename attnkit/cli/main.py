@@ -100,15 +100,26 @@ def _read_inputs(args: argparse.Namespace) -> list[str]:
     return [line.replace("\\n", "\n") for line in text.splitlines()]
 
 
+def _search_add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the recipe's)")
+    parser.add_argument("--sample", action="store_true", help="sample (decode.temperature/top_k/top_p)")
+
+
+def _search_overrides(args: argparse.Namespace) -> dict:
+    """``--beam`` / ``--sample`` as decode overrides (absent flags keep the recipe's)."""
+    decode: dict = {"beam_size": args.beam} if args.beam is not None else {}
+    if args.sample:
+        decode["sample"] = True
+    return decode
+
+
 def _cmd_transduce(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     m = load(args.ckpt, overrides=args.overrides)
     if not m.is_seq2seq:
         raise ValueError(f"{args.ckpt} is a {m.cfg.task!r} checkpoint; use `attnkit generate` for it")
-    decode = {"beam_size": args.beam} if args.beam is not None else {}
-    if args.sample:
-        decode["sample"] = True
+    decode = _search_overrides(args)
     outputs = m.transduce(_read_inputs(args), batch_size=args.batch_size, **decode)
     text = "".join(o.replace("\n", " ") + "\n" for o in outputs)
     if args.output:
@@ -125,9 +136,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     m = load(args.ckpt, overrides=args.overrides)
     if m.cfg.task != "dialogue":
         raise ValueError(f"{args.ckpt} is a {m.cfg.task!r} checkpoint; `attnkit chat` needs a dialogue one")
-    decode = {"beam_size": args.beam} if args.beam is not None else {}
-    if args.sample:
-        decode["sample"] = True
+    decode = _search_overrides(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     run_chat(lambda h: m.respond(h, **decode), sys.stdin, sys.stdout, interactive=interactive)
     return 0
@@ -240,16 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
         x.add_argument("--input", help="UTF-8 file, one input per line (default: stdin)")
         x.add_argument("--output", help="write outputs here (default: stdout), one per line")
-        x.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the recipe's)")
-        x.add_argument("--sample", action="store_true", help="sample (decode.temperature/top_k/top_p)")
+        _search_add_arguments(x)
         x.add_argument("--batch-size", type=int, default=64)
         x.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
         x.set_defaults(func=_cmd_transduce)
 
     ch = sub.add_parser("chat", help="talk with a dialogue checkpoint (/reset, /history, /quit)")
     ch.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
-    ch.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the recipe's)")
-    ch.add_argument("--sample", action="store_true", help="sample (decode.temperature/top_k/top_p)")
+    _search_add_arguments(ch)
     ch.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
     ch.set_defaults(func=_cmd_chat)
 

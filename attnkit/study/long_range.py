@@ -22,6 +22,7 @@ resumes where it stopped (cells whose key is already there are skipped).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -85,8 +86,6 @@ class StudyConfig:
 
 def _seed_for(*parts: object) -> int:
     # Stable across runs and machines (Python's hash() is salted per process).
-    import hashlib
-
     return int.from_bytes(hashlib.sha1(repr(parts).encode()).digest()[:4], "little")
 
 
