@@ -46,6 +46,15 @@ def target_check(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _accuracy_axes(ax, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-2, 102)
+    ax.grid(True, alpha=0.3)
+
+
 def plot_accuracy(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -63,12 +72,7 @@ def plot_accuracy(rows: list[dict], path: Path) -> None:
             if cells:
                 xs = sorted(cells)
                 ax.plot(xs, [100 * cells[x]["accuracy"] for x in xs], "o-", label=m)
-        ax.set_xscale("log", base=2)
-        ax.set_title(f"{task}: accuracy vs sequence length")
-        ax.set_xlabel("sequence length T")
-        ax.set_ylabel("held-out accuracy %")
-        ax.set_ylim(-2, 102)
-        ax.grid(True, alpha=0.3)
+        _accuracy_axes(ax, f"{task}: accuracy vs sequence length", "sequence length T", "held-out accuracy %")
         ax = axes[1][j]
         for m in models:  # pooled over lengths: every asked position, by its dependency distance
             right: dict[int, int] = {}
@@ -80,12 +84,12 @@ def plot_accuracy(rows: list[dict], path: Path) -> None:
             if total:
                 xs = sorted(total)
                 ax.plot(xs, [100 * right[x] / total[x] for x in xs], "o-", label=m)
-        ax.set_xscale("log", base=2)
-        ax.set_title(f"{task}: accuracy vs dependency distance")
-        ax.set_xlabel("distance to the answer (tokens, power-of-two buckets)")
-        ax.set_ylabel("accuracy % (all lengths pooled)")
-        ax.set_ylim(-2, 102)
-        ax.grid(True, alpha=0.3)
+        _accuracy_axes(
+            ax,
+            f"{task}: accuracy vs dependency distance",
+            "distance to the answer (tokens, power-of-two buckets)",
+            "accuracy % (all lengths pooled)",
+        )
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
