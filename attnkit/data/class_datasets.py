@@ -51,11 +51,19 @@ def _table(rows: list[dict[str, str]], text_col: str, label_col: str, path: Path
 _SST = {"0": "negative", "1": "positive"}
 
 
-def _parse_sst2(paths: dict[str, Path]) -> dict[str, Table]:
-    return {
-        split: _table(_tsv_rows(paths[name]), "sentence", "label", paths[name], _SST)
-        for name, split in (("train.tsv", "train"), ("dev.tsv", "valid"))
-    }
+def _binary_tsv_parser(text_col: str):
+    """Parser for train.tsv/dev.tsv with ``text_col`` and a 0/1 ``label`` (SST-2, ChnSentiCorp)."""
+
+    def parse(paths: dict[str, Path]) -> dict[str, Table]:
+        return {
+            split: _table(_tsv_rows(paths[name]), text_col, "label", paths[name], _SST)
+            for name, split in (("train.tsv", "train"), ("dev.tsv", "valid"))
+        }
+
+    return parse
+
+
+_parse_sst2 = _binary_tsv_parser("sentence")
 
 
 register_dataset(
@@ -181,11 +189,7 @@ register_dataset(
 _CSC = "https://bj.bcebos.com/paddlenlp/datasets/ChnSentiCorp.zip"
 
 
-def _parse_chnsenticorp(paths: dict[str, Path]) -> dict[str, Table]:
-    return {
-        split: _table(_tsv_rows(paths[name]), "text_a", "label", paths[name], _SST)
-        for name, split in (("train.tsv", "train"), ("dev.tsv", "valid"))
-    }
+_parse_chnsenticorp = _binary_tsv_parser("text_a")
 
 
 register_dataset(
