@@ -1,0 +1,71 @@
+"""Write everything ``attnkit viz`` produces for one input into a directory.
+
+- ``attention.html``: the offline head view / model view (open it from disk);
+- ``attention.safetensors`` + ``tokens.json``: the exact float weights and their labels;
+- ``<stream>_grid.png``: every captured layer x head; ``heads/<stream>_L<l>_H<h>.png`` per head;
+- ``rollout.png`` for the encoder or decoder self-attention (when every layer was captured);
+- ``alignment.png`` and ``links.png`` for models with cross-attention.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from attnkit.viz import png
+from attnkit.viz.html import write_html
+from attnkit.viz.inspect import AttentionView
+from attnkit.viz.payload import view_payload
+
+
+def _save_tensors(view: AttentionView, path: Path) -> None:
+    tensors = {name: s.weights.float().contiguous().cpu() for name, s in view.streams.items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    save_file(tensors, tmp, metadata={"layout": "(L, B, H, T, S)", "task": view.task})
+    os.replace(tmp, path)
+
+
+def export_view(view: AttentionView, out_dir: str | Path, *, per_head: bool = True, title: str = "") -> list[Path]:
+    """Write the view's files into ``out_dir``; returns their paths in the order written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_html(view_payload(view), out / "attention.html", title or f"attnkit · {view.task}")]
+    _save_tensors(view, out / "attention.safetensors")
+    written.append(out / "attention.safetensors")
+    labels = {
+        "task": view.task, "input": view.input, "output": view.output,
+        "streams": {n: {"layers": s.layers, "heads": s.heads, "queries": s.queries, "keys": s.keys}
+                    for n, s in view.streams.items()},
+    }  # fmt: skip
+    (out / "tokens.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    written.append(out / "tokens.json")
+    for name, s in view.streams.items():
+        written.append(png.head_grid(s, out / f"{name}_grid.png"))
+        if per_head:
+            for li, layer in enumerate(s.layers):
+                for hi, head in enumerate(s.heads):
+                    written.append(
+                        png.heatmap(
+                            s.weights[li, 0, hi], s.queries, s.keys, out / "heads" / f"{name}_L{layer}_H{head}.png",
+                            title=f"{s.title}, layer {layer}, head {head}",
+                        )
+                    )  # fmt: skip
+    try:
+        r = view.rollout()
+        written.append(png.heatmap(r.weights[0, 0, 0], r.queries, r.keys, out / "rollout.png", title=r.title))
+    except ValueError:
+        pass  # a layer subset or a cross-only selection has no rollout; the maps are still written
+    if "cross" in view.streams:
+        c = view.streams["cross"]
+        align = png.alignment_matrix(c)
+        written.append(
+            png.heatmap(align, c.queries, c.keys, out / "alignment.png",
+                        title=f"alignment: cross-attention, layer {c.layers[-1]}, mean of heads")
+        )  # fmt: skip
+        written.append(png.word_links(align, c.keys, c.queries, out / "links.png"))
+    return written

@@ -1,0 +1,149 @@
+"""Run a trained checkpoint on one input and keep every attention map it used.
+
+``inspect_attention`` does what the task does (generate, translate, summarize, reply or
+classify), then runs the model once more, teacher-forced on its own output, with attention
+capture on. The maps are those of that forward pass:
+
+- ``encoder``: source (or classified text) tokens attending to each other;
+- ``decoder``: output tokens attending to earlier output tokens (an LM's prompt included);
+- ``cross``: each output token's decoder state attending to the source tokens. Row t is the
+  state that *predicted* output token t, so rows are labelled with the tokens they produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from attnkit.api import LoadedModel
+from attnkit.viz.rollout import attention_rollout
+from attnkit.viz.streams import AttentionStream, capture_streams
+from attnkit.viz.tokens import token_labels
+
+TASK_VERBS = {
+    "lm": "generate",
+    "translation": "translate",
+    "summarization": "summarize",
+    "dialogue": "chat",
+    "classification": "classify",
+}
+
+
+@dataclass
+class AttentionView:
+    """A task's output on one input and the attention streams behind it."""
+
+    task: str
+    input: str
+    output: Any
+    """Text for generation/seq2seq tasks, ``{"label", "probs"}`` for classification."""
+    streams: dict[str, AttentionStream]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def rollout(self, stream: str | None = None) -> AttentionStream:
+        """Attention rollout of a self-attention stream (default: the encoder, else the decoder)."""
+        name = stream or ("encoder" if "encoder" in self.streams else "decoder")
+        if name not in self.streams or name == "cross":
+            raise ValueError(f"rollout needs a self-attention stream; this view has {list(self.streams)}")
+        s = self.streams[name]
+        n_layers = self.meta.get("n_layers", {}).get(name)
+        if n_layers is not None and s.layers != list(range(n_layers)):
+            raise ValueError(
+                f"rollout needs every layer 0..{n_layers - 1} of the {name}; captured {s.layers} "
+                "(drop --layers to capture all)"
+            )
+        r = attention_rollout(s.weights)  # (L, B, H, T, T) -> (B, T, T)
+        w = r[None, :, None]  # (B, T, T) -> (1, B, 1, T, T)
+        return AttentionStream("rollout", w, [s.layers[-1]], [0], list(s.queries), list(s.keys))
+
+
+def _layer_counts(lm: LoadedModel) -> dict[str, int]:
+    m = lm.cfg.model
+    if lm.is_seq2seq:
+        return {"encoder": m.n_encoder_layers or m.n_layers, "decoder": m.n_layers, "cross": m.n_layers}
+    return {"encoder" if lm.cfg.task == "classification" else "decoder": m.n_layers}
+
+
+def _check_len(n: int, limit: int, what: str, knob: str) -> None:
+    if n > limit:
+        raise ValueError(f"{what} is {n} tokens; this model takes at most {limit} ({knob})")
+
+
+def inspect_attention(
+    lm: LoadedModel,
+    text: str | None = None,
+    *,
+    history: Sequence[str] | None = None,
+    max_new_tokens: int = 0,
+    layers: Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
+    **decode: Any,
+) -> AttentionView:
+    """The task's output for ``text`` (or ``history`` for dialogue) and its attention maps.
+
+    Args:
+        text: the prompt (LM), source (translation/summarization), text to classify, or for
+            dialogue the last turn (``history`` takes the whole conversation instead).
+        max_new_tokens: for an LM, tokens to generate after the prompt (0 shows the prompt alone).
+        layers, heads: the block indices and head indices to keep (default all).
+        decode: decode overrides for the generating tasks (``beam_size=1``, ``temperature=…``).
+
+    Raises:
+        ValueError: empty or over-long input, a model without attention, or a bad selection.
+    """
+    task = lm.cfg.task
+    if task == "dialogue":
+        turns = list(history) if history else ([text] if text else [])
+        if not turns or not all(t.strip() for t in turns):
+            raise ValueError("dialogue needs at least one non-empty turn")
+        text = "\n".join(turns)
+    elif not text or not text.strip():
+        raise ValueError("the input text is empty")
+    tok = lm.tokenizer
+    device = next(lm.model.parameters()).device
+    meta: dict[str, Any] = {"n_layers": _layer_counts(lm), "checkpoint": str(lm.path)}
+    sel = {"layers": layers, "heads": heads}
+    if task == "lm":
+        output = lm.generate(text, max_new_tokens=max_new_tokens, **decode) if max_new_tokens > 0 else ""
+        ids = tok.encode(text + output) or [tok.bos_id]
+        _check_len(len(ids), lm.cfg.model.max_seq_len, "prompt + continuation", "model.max_seq_len")
+        streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
+        labels = token_labels(tok, ids)
+        streams["decoder"].queries = streams["decoder"].keys = labels
+        meta["prompt_tokens"] = len(tok.encode(text))
+    elif task == "classification":
+        from attnkit.tasks.classify import ClassificationTask
+
+        ids = ClassificationTask.for_inference(lm.cfg, tok).encode(text)
+        output = lm.classify([text])[0]
+        streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
+        streams["encoder"].queries = streams["encoder"].keys = token_labels(tok, ids)
+    elif lm.is_seq2seq:
+        from attnkit.data.pair_datasets import dialogue_context
+        from attnkit.decode.seq2seq import encode_sources
+
+        source = dialogue_context(turns, lm.cfg.data.context_turns) if task == "dialogue" else text
+        src = encode_sources(tok, [source], lm.cfg.data)[0]
+        output = lm.transduce([source], **decode)[0]
+        out_ids = tok.encode(output.lower() if lm.cfg.data.lowercase else output)
+        tgt_in, tgt_out = [tok.bos_id, *out_ids], [*out_ids, tok.eos_id]
+        _check_len(len(tgt_in), lm.cfg.model.max_seq_len, "the output", "model.max_seq_len")
+        streams = capture_streams(
+            lm.model, torch.tensor([src], device=device), torch.tensor([tgt_in], device=device), **sel
+        )
+        src_labels = token_labels(tok.src, src)
+        in_labels, out_labels = token_labels(tok, tgt_in), token_labels(tok, tgt_out)
+        for name, (q, k) in {
+            "encoder": (src_labels, src_labels),
+            "decoder": (in_labels, in_labels),
+            "cross": (out_labels, src_labels),
+        }.items():
+            if name in streams:
+                streams[name].queries, streams[name].keys = q, k
+        meta["source"] = source
+    else:
+        raise ValueError(f"no attention view for task {task!r}")
+    return AttentionView(task, text, output, streams, meta)

@@ -1,0 +1,138 @@
+"""Attention streams: the captured weights of one kind of attention, with their token labels.
+
+A model has up to three streams: ``encoder`` (encoder self-attention), ``decoder`` (decoder
+self-attention) and ``cross`` (decoder queries over encoder keys). Each is stored as
+``(L, B, H, T, S)``: selected layers, batch, selected heads, queries, keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from attnkit.attention.capture import capture_attention
+from attnkit.models.decoder import Decoder
+
+STREAM_TITLES = {
+    "encoder": "encoder self-attention",
+    "decoder": "decoder self-attention",
+    "cross": "cross-attention (decoder → encoder)",
+    "rollout": "attention rollout",
+}
+
+_LAYER = re.compile(r"layers\.(\d+)\.")
+
+
+@dataclass
+class AttentionStream:
+    """One stream's weights ``(L, B, H, T, S)`` and what its axes mean."""
+
+    name: str
+    weights: Tensor
+    layers: list[int]
+    heads: list[int]
+    queries: list[str] = field(default_factory=list)
+    """Label of each query position (T), for batch row 0."""
+    keys: list[str] = field(default_factory=list)
+    """Label of each key position (S), for batch row 0."""
+
+    def __post_init__(self) -> None:
+        if self.weights.dim() != 5:
+            raise ValueError(f"stream {self.name!r}: weights must be (L, B, H, T, S), got {tuple(self.weights.shape)}")
+        n_l, _, n_h, _, _ = self.weights.shape
+        if (len(self.layers), len(self.heads)) != (n_l, n_h):
+            raise ValueError(
+                f"stream {self.name!r}: {len(self.layers)} layer and {len(self.heads)} head indices "
+                f"for weights of shape {tuple(self.weights.shape)}"
+            )
+
+    @property
+    def title(self) -> str:
+        return STREAM_TITLES.get(self.name, self.name)
+
+    def head(self, layer: int, head: int, row: int = 0) -> Tensor:
+        """The ``(T, S)`` map of model layer ``layer`` and model head ``head`` (not positions)."""
+        try:
+            li, hi = self.layers.index(layer), self.heads.index(head)
+        except ValueError:
+            raise ValueError(
+                f"stream {self.name!r} holds layers {self.layers} and heads {self.heads}; "
+                f"layer {layer} head {head} was not captured"
+            ) from None
+        return self.weights[li, row, hi]
+
+
+def _model_heads(model: nn.Module) -> int:
+    cfg = getattr(model, "cfg", None)
+    if cfg is None or not hasattr(cfg, "n_heads"):
+        raise ValueError(f"{type(model).__name__} has no cfg.n_heads")
+    return int(cfg.n_heads)
+
+
+def check_selection(model: nn.Module, heads: Sequence[int] | None) -> list[int]:
+    """The head indices to keep, checked against the model's head count."""
+    n = _model_heads(model)
+    chosen = list(range(n)) if heads is None else [int(h) for h in heads]
+    bad = [h for h in chosen if not 0 <= h < n]
+    if bad or not chosen:
+        raise ValueError(f"heads {chosen} out of range: this model has heads 0..{n - 1}")
+    return chosen
+
+
+@torch.no_grad()
+def capture_streams(
+    model: nn.Module,
+    *inputs: Tensor,
+    layers: Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
+    **kwargs,
+) -> dict[str, AttentionStream]:
+    """Run ``model(*inputs, **kwargs)`` once and return its attention streams, unlabelled.
+
+    Works on every attnkit Transformer: an encoder or classifier yields ``encoder``; a decoder-only
+    LM yields ``decoder``; an encoder-decoder yields all three. The model keeps its configured
+    backend; the weights equal the reference backend's (see :mod:`attnkit.attention.capture`).
+
+    Raises:
+        ValueError: the model has no attention layers (an LSTM, GRU or CNN), or the layer/head
+            selection is out of range.
+    """
+    if not any(getattr(m, "is_attention_layer", False) for m in model.modules()):
+        arch = getattr(getattr(model, "cfg", None), "arch", type(model).__name__)
+        raise ValueError(f"this model ({arch}) has no self-attention layers to show; use a Transformer checkpoint")
+    head_ids = check_selection(model, heads)
+    was_training = model.training
+    model.eval()
+    try:
+        with capture_attention(model, layers=list(layers) if layers is not None else None, heads=head_ids) as cap:
+            model(*inputs, **kwargs)
+    finally:
+        model.train(was_training)
+    if not cap.records:
+        raise ValueError(f"layers={layers} selects no attention layer that ran")
+    bare = "decoder" if isinstance(model, Decoder) else "encoder"  # a model that is one stack
+    grouped: dict[str, list[str]] = {}
+    for name in cap.records:  # module order: layer 0 first
+        grouped.setdefault(_stream_of(name, bare), []).append(name)
+    streams: dict[str, AttentionStream] = {}
+    for stream in ("encoder", "decoder", "cross"):
+        picked = grouped.get(stream, [])
+        if picked:
+            idx = [int(_LAYER.search(n).group(1)) for n in picked]
+            w = torch.stack([cap.records[n][-1] for n in picked])  # L x (B, H, T, S) -> (L, B, H, T, S)
+            streams[stream] = AttentionStream(stream, w, idx, head_ids)
+    return streams
+
+
+def _stream_of(name: str, bare: str) -> str:
+    if name.endswith("cross_attn"):
+        return "cross"
+    if name.startswith("decoder."):
+        return "decoder"
+    if name.startswith("encoder."):
+        return "encoder"
+    return bare
