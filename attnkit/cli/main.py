@@ -10,6 +10,8 @@ Commands:
     eval       score a checkpoint on a split (perplexity; BLEU/chrF or ROUGE for seq2seq)
     demo       build tiny models, run them, print parameter counts and attention-map shapes
     backends   list the registered attention backends and what each can do
+    viz        write one input's attention maps: offline HTML head/model view, PNGs, tensors
+    serve      local web app and JSON API for checkpoints, with attention views
     study      long-range: attention vs LSTM vs CNN on synthetic tasks, with a report and plots
 """
 
@@ -303,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("overrides", nargs="*", help="dotted overrides such as steps=300 lengths=[16,32]")
     s.set_defaults(func=_cmd_study)
+
+    from attnkit.cli import serve, viz
+
+    viz.add_parser(sub)
+    serve.add_parser(sub)
 
     b = sub.add_parser("backends", help="list attention backends")
     b.set_defaults(func=_cmd_backends)

@@ -109,7 +109,10 @@ def inspect_attention(
     if task == "lm":
         output = lm.generate(text, max_new_tokens=max_new_tokens, **decode) if max_new_tokens > 0 else ""
         ids = tok.encode(text + output) or [tok.bos_id]
-        _check_len(len(ids), lm.cfg.model.max_seq_len, "prompt + continuation", "model.max_seq_len")
+        limit = lm.cfg.model.max_seq_len
+        if len(ids) > limit:  # generation slides its window the same way: show the last one
+            meta["shown_from_token"] = len(ids) - limit
+            ids = ids[-limit:]
         streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
         labels = token_labels(tok, ids)
         streams["decoder"].queries = streams["decoder"].keys = labels

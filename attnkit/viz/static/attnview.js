@@ -61,7 +61,9 @@
       this.root = root;
       this.payload = payload;
       this.streams = streams;
-      this.state = { stream: 0, view: "heatmap", layer: -1, head: -1, qFrom: 0, kFrom: 0, size: 48 };
+      // Cross-attention (the alignment) is what a translation's reader wants first.
+      const cross = streams.findIndex((x) => x.name === "cross");
+      this.state = { stream: Math.max(cross, 0), view: "heatmap", layer: -1, head: -1, qFrom: 0, kFrom: 0, size: 48 };
       root.classList.add("ak-viewer");
       this.controls = el("div", { class: "ak-controls" }, root);
       this.body = el("div", { class: "ak-body" }, root);

@@ -1,0 +1,45 @@
+"""``attnkit serve``: the local web app and JSON API over one or more checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("serve", help="local web app + JSON API for checkpoints, with attention views")
+    s.add_argument("--ckpt", action="append", required=True, help="a checkpoint directory (repeatable)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--max-input-chars", type=int, default=2000, help="longer inputs get HTTP 413")
+    s.add_argument("--max-concurrency", type=int, default=2, help="model calls running at once")
+    s.add_argument("--max-queue", type=int, default=16, help="requests waiting beyond that; more get 429")
+    s.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per request")
+    s.set_defaults(func=run)
+
+
+def load_models(paths: list[str]) -> dict:
+    from attnkit.api import load
+    from attnkit.serve.app import model_name
+
+    models: dict = {}
+    for path in paths:
+        base = name = model_name(path)
+        n = 2
+        while name in models:  # two runs with the same directory name: keep both
+            name, n = f"{base}-{n}", n + 1
+        models[name] = load(path)
+    return models
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from attnkit.serve.app import ServeLimits, create_app
+
+    limits = ServeLimits(args.max_input_chars, args.max_concurrency, args.max_queue, args.max_new_tokens)
+    models = load_models(args.ckpt)
+    for name, lm in models.items():
+        print(f"loaded {name}: {lm.cfg.task} ({lm.cfg.model.arch}) from {lm.path}")
+    print(f"attnkit: serving on http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
+    uvicorn.run(create_app(models, limits), host=args.host, port=args.port, log_level="warning")
+    return 0

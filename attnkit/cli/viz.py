@@ -1,0 +1,65 @@
+"""``attnkit viz``: one input through a checkpoint, its attention written as HTML, PNG and tensors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def parse_indices(text: str | None, what: str) -> list[int] | None:
+    """``"0,2,5"`` or ``"0-3"`` -> ``[0, 2, 5]`` / ``[0, 1, 2, 3]``; None or ``"all"`` -> None."""
+    if text is None or text.strip().lower() == "all":
+        return None
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                out.extend(range(lo, hi + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise ValueError(f"--{what} must be indices like 0,2 or 0-3 (or all), got {text!r}") from None
+    if not out:
+        raise ValueError(f"--{what} selects nothing: {text!r}")
+    return out
+
+
+def add_parser(sub) -> None:
+    v = sub.add_parser("viz", help="write an input's attention maps: HTML head/model view, PNGs, tensors")
+    v.add_argument("--ckpt", required=True)
+    src = v.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", help='the input; for a dialogue checkpoint turns are separated by "\\n"')
+    src.add_argument("--input", help="read the input from this UTF-8 file (long inputs)")
+    v.add_argument("--layers", help="block indices to capture, e.g. 0,2 or 0-3 (default all)")
+    v.add_argument("--heads", help="head indices to capture (default all)")
+    v.add_argument("--max-new-tokens", type=int, default=0, help="LM: tokens to generate after the prompt")
+    v.add_argument("--beam", type=int, help="seq2seq: beam width (default: the recipe's)")
+    v.add_argument("--no-per-head", action="store_true", help="skip the one-PNG-per-head files")
+    v.add_argument("--out", required=True, help="output directory")
+    v.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from attnkit.api import load
+    from attnkit.data.sources import read_text
+    from attnkit.viz.export import export_view
+    from attnkit.viz.inspect import inspect_attention
+
+    text = read_text(args.input).rstrip("\n") if args.input else args.text.replace("\\n", "\n")
+    lm = load(args.ckpt)
+    decode = {"beam_size": args.beam} if args.beam is not None else {}
+    kw = {"history": text.split("\n")} if lm.cfg.task == "dialogue" else {"text": text}
+    view = inspect_attention(
+        lm, **kw, max_new_tokens=args.max_new_tokens,
+        layers=parse_indices(args.layers, "layers"), heads=parse_indices(args.heads, "heads"), **decode,
+    )  # fmt: skip
+    files = export_view(view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}")
+    out = view.output if isinstance(view.output, str) else json.dumps(view.output, ensure_ascii=False)
+    print(f"{view.task}: {out}")
+    for name, s in view.streams.items():
+        print(f"  {s.title}: (L, B, H, T, S) = {tuple(s.weights.shape)}, layers {s.layers}, heads {s.heads}")
+    print(f"wrote {len(files)} files to {args.out}; open {Path(args.out) / 'attention.html'} in a browser")
+    return 0

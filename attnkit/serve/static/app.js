@@ -1,0 +1,146 @@
+// attnkit web app: one panel per task the loaded checkpoints support. Every action is a POST to
+// the JSON API (/docs lists it); the attention view comes back with each result.
+"use strict";
+(function () {
+  const VERBS = {
+    generate: { title: "Generate", field: "prompt", example: "ROMEO:" },
+    translate: { title: "Translate", field: "source text", example: "Ein Mann fährt Fahrrad." },
+    summarize: { title: "Summarize", field: "document", example: "" },
+    chat: { title: "Chat", field: "your message", example: "Hi, how are you?" },
+    classify: { title: "Classify", field: "text", example: "a charming and funny film" },
+  };
+  const $ = (id) => document.getElementById(id);
+  let info = null, chatHistory = [];
+
+  function node(tag, attrs, parent) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") e.textContent = v; else if (k === "class") e.className = v; else e.setAttribute(k, v);
+    }
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+
+  function showError(msg) { const e = $("error"); e.textContent = msg; e.hidden = !msg; }
+
+  async function post(verb, body) {
+    const r = await fetch("/api/" + verb, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const data = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
+    if (!r.ok) {
+      const msg = data.error || (Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : JSON.stringify(data));
+      throw new Error(`${r.status}: ${msg}`);
+    }
+    return data;
+  }
+
+  function renderOutput(verb, res) {
+    const out = $("output");
+    out.textContent = "";
+    if (verb === "classify") {
+      node("div", { text: `label: ${res.output.label}`, class: "label" }, out);
+      const t = node("table", { class: "probs" }, out);
+      for (const [k, p] of Object.entries(res.output.probs).sort((a, b) => b[1] - a[1])) {
+        const tr = node("tr", {}, t);
+        node("td", { text: k }, tr);
+        node("td", { text: p.toFixed(3) }, tr);
+        node("span", { class: "bar" }, node("td", {}, tr)).style.width = Math.round(200 * p) + "px";
+      }
+    } else if (verb === "chat") {
+      out.textContent = res.output;
+    } else {
+      out.textContent = res.output || "(empty output)";
+    }
+    $("meta").textContent = `model ${res.model} · ${res.elapsed_ms} ms`;
+  }
+
+  async function submit(verb, form) {
+    showError("");
+    const btn = form.querySelector("button.go");
+    btn.disabled = true;
+    $("ak-view").dataset.ready = "0";  // tests and users wait for this to turn "1"
+    const text = form.querySelector("textarea").value;
+    const body = { model: form.querySelector("select.model").value, attention: true };
+    const beam = form.querySelector("input.beam");
+    if (beam && beam.value) body.beam = +beam.value;
+    if (verb === "chat") body.history = [...chatHistory, text];
+    else body.text = text;
+    if (verb === "generate") body.max_new_tokens = +form.querySelector("input.ntok").value;
+    try {
+      const res = await post(verb, body);
+      if (verb === "chat") {
+        chatHistory = [...body.history, res.output];
+        drawChat(form);
+        form.querySelector("textarea").value = "";
+      }
+      $("result").hidden = false;
+      renderOutput(verb, res);
+      if (res.attention) await AttnView.render($("ak-view"), res.attention);
+      else { $("ak-view").textContent = "this model has no attention layers (an RNN or CNN baseline)"; $("ak-view").dataset.ready = "1"; }
+    } catch (e) {
+      showError(String(e.message || e));
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  function drawChat(form) {
+    const log = form.querySelector(".chatlog");
+    log.textContent = "";
+    chatHistory.forEach((t, i) => node("div", { class: "turn " + (i % 2 ? "bot" : "you"), text: (i % 2 ? "B: " : "A: ") + t }, log));
+  }
+
+  function showPanel(verb) {
+    for (const b of document.querySelectorAll("#tabs button")) b.setAttribute("aria-selected", String(b.dataset.verb === verb));
+    const panel = $("panel");
+    panel.textContent = "";
+    $("result").hidden = true;
+    showError("");
+    const v = VERBS[verb];
+    const form = node("form", { id: "form-" + verb }, panel);
+    const models = info.models.filter((m) => m.verb === verb);
+    const row = node("div", { class: "row" }, form);
+    const lab = node("label", { text: "model " }, row);
+    const sel = node("select", { class: "model", name: "model" }, lab);
+    for (const m of models) node("option", { value: m.name, text: `${m.name} (${m.arch}, ${(m.parameters / 1e6).toFixed(1)}M params)` }, sel);
+    if (verb === "generate") {
+      const l = node("label", { text: "new tokens " }, row);
+      node("input", { class: "ntok", type: "number", min: "1", max: String(info.limits.max_new_tokens), value: "60" }, l);
+    }
+    if (verb === "translate" || verb === "summarize" || verb === "chat") {
+      const l = node("label", { text: "beam " }, row);
+      node("input", { class: "beam", type: "number", min: "1", max: "16", placeholder: "recipe" }, l);
+    }
+    if (verb === "chat") {
+      node("div", { class: "chatlog" }, form);
+      const reset = node("button", { type: "button", text: "new conversation" }, row);
+      reset.onclick = () => { chatHistory = []; drawChat(form); };
+      drawChat(form);
+    }
+    const ta = node("textarea", { name: "text", placeholder: v.field, maxlength: String(info.limits.max_input_chars) }, form);
+    ta.value = v.example;
+    node("button", { class: "go", type: "submit", text: v.title }, form);
+    form.onsubmit = (e) => { e.preventDefault(); submit(verb, form); };
+  }
+
+  async function start() {
+    try {
+      const r = await fetch("/api/models");
+      info = await r.json();
+    } catch (e) {
+      showError("cannot reach the attnkit server: " + e);
+      return;
+    }
+    const verbs = Object.keys(VERBS).filter((v) => info.models.some((m) => m.verb === v));
+    const tabs = $("tabs");
+    for (const v of verbs) {
+      const b = node("button", { type: "button", text: VERBS[v].title, role: "tab" }, tabs);
+      b.dataset.verb = v;
+      b.onclick = () => showPanel(v);
+    }
+    if (verbs.length) showPanel(verbs[0]);
+    else $("panel").textContent = "no loaded model has a task this app knows";
+  }
+  start();
+})();
