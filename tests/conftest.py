@@ -91,3 +91,19 @@ def tiny_run_config(out_dir, corpus: dict, *extra: str):
             *extra,
         ],
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict:
+    """task -> a tiny trained checkpoint dir (lm, translation, dialogue, classification)."""
+    from pathlib import Path
+
+    root = os.environ.get("ATTNKIT_DATA")
+    if not root or not (Path(root) / "trec").is_dir():  # the classifier trains on TREC
+        pytest.fail(
+            "ATTNKIT_DATA must point at the dataset mirror (e.g. ATTNKIT_DATA=../shared/data); "
+            f"got {root!r}. `make test` sets it when ../shared/data exists."
+        )
+    from tests.checkpoints import make_checkpoints
+
+    return make_checkpoints(tmp_path_factory.mktemp("ckpts"))

@@ -56,10 +56,12 @@ def run(args: argparse.Namespace) -> int:
         lm, **kw, max_new_tokens=args.max_new_tokens,
         layers=parse_indices(args.layers, "layers"), heads=parse_indices(args.heads, "heads"), **decode,
     )  # fmt: skip
-    files = export_view(view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}")
+    files = export_view(
+        view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}"
+    )
     out = view.output if isinstance(view.output, str) else json.dumps(view.output, ensure_ascii=False)
     print(f"{view.task}: {out}")
-    for name, s in view.streams.items():
+    for s in view.streams.values():
         print(f"  {s.title}: (L, B, H, T, S) = {tuple(s.weights.shape)}, layers {s.layers}, heads {s.heads}")
     print(f"wrote {len(files)} files to {args.out}; open {Path(args.out) / 'attention.html'} in a browser")
     return 0

@@ -77,7 +77,9 @@ class Gate:
     async def run(self, fn: Callable[[], Any]) -> Any:
         if self.inside >= self.limit:
             raise ApiError(
-                429, f"server busy: {self.inside} requests in progress or queued (limit {self.limit}); retry shortly",
+                429,
+                f"server busy: {self.inside} requests in progress or queued (limit {self.limit}); "
+                "retry shortly",
                 {"Retry-After": "1"},
             )  # fmt: skip
         self.inside += 1
@@ -89,7 +91,9 @@ class Gate:
 
 
 class TaskRequest(BaseModel):
-    model: str | None = Field(None, description="a loaded model's name (GET /api/models); optional when one fits")
+    model: str | None = Field(
+        None, description="a loaded model's name (GET /api/models); optional when one fits"
+    )
     text: str = Field("", description="the input: prompt, source text, or text to classify")
     attention: bool = Field(True, description="include the attention view payload")
     layers: list[int] | None = Field(None, description="block indices to capture (default all)")
@@ -108,7 +112,9 @@ class TransduceRequest(TaskRequest):
 
 class ChatRequest(BaseModel):
     model: str | None = None
-    history: list[str] = Field(..., description="the dialogue so far, oldest turn first; the reply comes next")
+    history: list[str] = Field(
+        ..., description="the dialogue so far, oldest turn first; the reply comes next"
+    )
     attention: bool = True
     beam: int | None = Field(None, ge=1, le=16)
 
@@ -143,15 +149,20 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
     app = FastAPI(
         title="attnkit",
         description="Local attnkit models with their attention maps. Every endpoint returns JSON; "
-        "errors are {\"error\": message}.",
+        'errors are {"error": message}.',
         version="0.1.0",
+        docs_url=None,  # the stock docs page loads its scripts from a CDN: serve our own, offline
+        redoc_url=None,
     )
     gate = Gate(limits.max_concurrency, limits.max_queue)
     assets = {
         name: (resources.files(f"attnkit.{pkg}").joinpath("static", name).read_text(encoding="utf-8"), mime)
         for name, (pkg, mime) in ASSETS.items()
     }
-    index = resources.files("attnkit.serve").joinpath("static", "index.html").read_text(encoding="utf-8")
+    pages = {
+        name: resources.files("attnkit.serve").joinpath("static", f"{name}.html").read_text(encoding="utf-8")
+        for name in ("index", "docs")
+    }
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -193,7 +204,12 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
         except Exception as e:  # a model failure must not take the server down
             log.exception("model %s failed on /api/%s", mname, verb)
             raise ApiError(500, f"model error: {type(e).__name__}: {e}") from None
-        return {"model": mname, "task": lm.cfg.task, **result, "elapsed_ms": round(1000 * (time.perf_counter() - t0), 1)}
+        return {
+            "model": mname,
+            "task": lm.cfg.task,
+            **result,
+            "elapsed_ms": round(1000 * (time.perf_counter() - t0), 1),
+        }
 
     def run_task(lm: LoadedModel, want: bool, plain: Callable[[], Any], **kw: Any) -> dict[str, Any]:
         if want and _describe("", lm)["attention"]:
@@ -203,7 +219,11 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
-        return HTMLResponse(index)
+        return HTMLResponse(pages["index"])
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(pages["docs"])
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:

@@ -30,7 +30,9 @@ def _save_tensors(view: AttentionView, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def export_view(view: AttentionView, out_dir: str | Path, *, per_head: bool = True, title: str = "") -> list[Path]:
+def export_view(
+    view: AttentionView, out_dir: str | Path, *, per_head: bool = True, title: str = ""
+) -> list[Path]:
     """Write the view's files into ``out_dir``; returns their paths in the order written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,19 +44,18 @@ def export_view(view: AttentionView, out_dir: str | Path, *, per_head: bool = Tr
         "streams": {n: {"layers": s.layers, "heads": s.heads, "queries": s.queries, "keys": s.keys}
                     for n, s in view.streams.items()},
     }  # fmt: skip
-    (out / "tokens.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (out / "tokens.json").write_text(
+        json.dumps(labels, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     written.append(out / "tokens.json")
     for name, s in view.streams.items():
         written.append(png.head_grid(s, out / f"{name}_grid.png"))
         if per_head:
             for li, layer in enumerate(s.layers):
                 for hi, head in enumerate(s.heads):
-                    written.append(
-                        png.heatmap(
-                            s.weights[li, 0, hi], s.queries, s.keys, out / "heads" / f"{name}_L{layer}_H{head}.png",
-                            title=f"{s.title}, layer {layer}, head {head}",
-                        )
-                    )  # fmt: skip
+                    title = f"{s.title}, layer {layer}, head {head}"
+                    path = out / "heads" / f"{name}_L{layer}_H{head}.png"
+                    written.append(png.heatmap(s.weights[li, 0, hi], s.queries, s.keys, path, title=title))
     try:
         r = view.rollout()
         written.append(png.heatmap(r.weights[0, 0, 0], r.queries, r.keys, out / "rollout.png", title=r.title))

@@ -25,7 +25,9 @@ CJK_FAMILIES = (
     "SimHei",
     "PingFang SC",
 )
-INSTALL_HINT = "install one: `apt-get install fonts-noto-cjk` (Debian/Ubuntu) or `brew install font-noto-sans-cjk`"
+INSTALL_HINT = (
+    "install one: `apt-get install fonts-noto-cjk` (Debian/Ubuntu) or `brew install font-noto-sans-cjk`"
+)
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 

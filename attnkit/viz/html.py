@@ -41,8 +41,9 @@ def static_text(name: str) -> str:
 
 
 def _json_in_script(obj: Any) -> str:
-    # "</" would end the <script> element early; "<\/" is the same string to JSON.parse.
-    return json.dumps(obj, ensure_ascii=False).replace("</", "<\\/")
+    # "</script" would end the element early and "<!--" changes how it is parsed; "\u003c" is
+    # the same character to JSON.parse and never markup.
+    return json.dumps(obj, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def render_html(payload: dict[str, Any], title: str = "attnkit attention") -> str:

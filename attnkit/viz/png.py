@@ -55,7 +55,9 @@ def heatmap(
     plt = _pyplot()
     with plt.rc_context({"font.family": font_families([*queries, *keys])}):
         side = min(14.0, max(4.0, 0.22 * max(len(queries), len(keys)) + 2))
-        fig, ax = plt.subplots(figsize=(side * max(len(keys), 1) / max(len(queries), len(keys), 1) + 1.5, side))
+        fig, ax = plt.subplots(
+            figsize=(side * max(len(keys), 1) / max(len(queries), len(keys), 1) + 1.5, side)
+        )
         im = ax.imshow(w.float().cpu().numpy(), cmap="viridis", vmin=0.0, vmax=max(float(w.max()), 1e-6))
         _ticks(ax, keys, "x", _label_size(len(keys)))
         _ticks(ax, queries, "y", _label_size(len(queries)))
@@ -103,9 +105,14 @@ def alignment_matrix(cross: AttentionStream, *, layer: int | None = None, row: i
 
 
 def word_links(
-    align: Tensor, sources: Sequence[str], targets: Sequence[str], path: str | Path, *, threshold: float = 0.1,
+    align: Tensor,
+    sources: Sequence[str],
+    targets: Sequence[str],
+    path: str | Path,
+    *,
+    threshold: float = 0.1,
     title: str = "",
-) -> Path:  # fmt: skip
+) -> Path:
     """Source tokens on top, output tokens below, a line per pair weighted above ``threshold``.
 
     Line opacity and width follow the weight; each output token's strongest link is drawn even
@@ -124,7 +131,9 @@ def word_links(
             for s in range(len(sources)):
                 a = float(align[t, s])
                 if a >= threshold or s == int(best[t]):
-                    ax.plot([xt[t], xs[s]], [0, 1], color="tab:blue", alpha=min(1.0, 0.15 + a), lw=0.5 + 3 * a)
+                    ax.plot(
+                        [xt[t], xs[s]], [0, 1], color="tab:blue", alpha=min(1.0, 0.15 + a), lw=0.5 + 3 * a
+                    )
         size = _label_size(n) + 1
         for x, lab in zip(xs, sources, strict=True):
             ax.text(x, 1.04, lab, ha="center", va="bottom", rotation=60, fontsize=size)

@@ -33,7 +33,9 @@ def attention_rollout(weights: Tensor, *, residual: float = 0.5, head_fusion: st
     elif weights.dim() == 5:
         squeeze = False
     else:
-        raise ValueError(f"rollout expects (L, H, T, T) or (L, B, H, T, T) weights, got {tuple(weights.shape)}")
+        raise ValueError(
+            f"rollout expects (L, H, T, T) or (L, B, H, T, T) weights, got {tuple(weights.shape)}"
+        )
     t, s = weights.shape[-2:]
     if t != s:
         raise ValueError(f"rollout needs square self-attention maps, got T={t}, S={s} (cross-attention?)")

@@ -42,7 +42,9 @@ class AttentionStream:
 
     def __post_init__(self) -> None:
         if self.weights.dim() != 5:
-            raise ValueError(f"stream {self.name!r}: weights must be (L, B, H, T, S), got {tuple(self.weights.shape)}")
+            raise ValueError(
+                f"stream {self.name!r}: weights must be (L, B, H, T, S), got {tuple(self.weights.shape)}"
+            )
         n_l, _, n_h, _, _ = self.weights.shape
         if (len(self.layers), len(self.heads)) != (n_l, n_h):
             raise ValueError(
@@ -103,12 +105,16 @@ def capture_streams(
     """
     if not any(getattr(m, "is_attention_layer", False) for m in model.modules()):
         arch = getattr(getattr(model, "cfg", None), "arch", type(model).__name__)
-        raise ValueError(f"this model ({arch}) has no self-attention layers to show; use a Transformer checkpoint")
+        raise ValueError(
+            f"this model ({arch}) has no self-attention layers to show; use a Transformer checkpoint"
+        )
     head_ids = check_selection(model, heads)
     was_training = model.training
     model.eval()
     try:
-        with capture_attention(model, layers=list(layers) if layers is not None else None, heads=head_ids) as cap:
+        with capture_attention(
+            model, layers=list(layers) if layers is not None else None, heads=head_ids
+        ) as cap:
             model(*inputs, **kwargs)
     finally:
         model.train(was_training)

@@ -37,10 +37,8 @@ def token_labels(tokenizer: Tokenizer, ids: Sequence[int]) -> list[str]:
             continue
         prefix.append(int(i))
         cur = tokenizer.decode(prefix, skip_special=False).rstrip("\ufffd")
-        if cur.startswith(prev):
-            piece = cur[len(prev) :]
-        else:  # a decoder that rewrites earlier text (rare): fall back to the token alone
-            piece = tokenizer.decode([int(i)], skip_special=False)
+        # A decoder that rewrites earlier text (rare) falls back to the token alone.
+        piece = cur[len(prev) :] if cur.startswith(prev) else tokenizer.decode([int(i)], skip_special=False)
         labels.append(_visible(piece))
         prev = cur
     return labels
