@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 TORCH  := torch==2.13.0
 DATA   ?= $(if $(wildcard ../shared/data),../shared/data,)
 
-.PHONY: setup demo attention-demo test lint bench clean
+.PHONY: setup system-deps demo attention-demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,19 @@ demo: setup
 attention-demo: setup
 	$(VENV)/bin/attnkit demo
 
-test: setup
+# Debian packages for the browser test (system Chromium, driven by Playwright; no browser
+# download) and for Chinese labels in heatmaps (a CJK font). Installed when missing and apt-get
+# can run; otherwise the command to run is printed and the tests that need them fail clearly.
+SYSTEM_PKGS := chromium fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "CJK"; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		echo "installing $(SYSTEM_PKGS) with apt-get"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PKGS) >/dev/null; \
+	else echo "note: install Chromium and a CJK font (Debian: apt-get install $(SYSTEM_PKGS)) for the browser and font tests"; fi
+
+test: setup system-deps
 	ATTNKIT_DATA=$(DATA) $(PY) -m pytest -q
 
 lint: setup

@@ -14,6 +14,9 @@ def add_parser(sub) -> None:
     s.add_argument("--max-concurrency", type=int, default=2, help="model calls running at once")
     s.add_argument("--max-queue", type=int, default=16, help="requests waiting beyond that; more get 429")
     s.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per request")
+    s.add_argument(
+        "--threads", type=int, help="torch threads per model call (default: CPU cores / --max-concurrency)"
+    )
     s.set_defaults(func=run)
 
 
@@ -32,14 +35,24 @@ def load_models(paths: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
     import uvicorn
 
     from attnkit.serve.app import ServeLimits, create_app
 
     limits = ServeLimits(args.max_input_chars, args.max_concurrency, args.max_queue, args.max_new_tokens)
+    # Each running call gets its own OpenMP team of this size; cores / calls avoids oversubscription.
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.max_concurrency))
+    torch.set_num_threads(threads)
     models = load_models(args.ckpt)
     for name, lm in models.items():
         print(f"loaded {name}: {lm.cfg.task} ({lm.cfg.model.arch}) from {lm.path}")
-    print(f"attnkit: serving on http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
+    print(
+        f"attnkit: serving on http://{args.host}:{args.port}/  (API docs: /docs); "
+        f"{args.max_concurrency} calls at once, {threads} torch thread(s) each",
+        flush=True,
+    )
     uvicorn.run(create_app(models, limits), host=args.host, port=args.port, log_level="warning")
     return 0
