@@ -93,6 +93,23 @@ def tiny_run_config(out_dir, corpus: dict, *extra: str):
     )
 
 
+@pytest.fixture
+def spy_backend(monkeypatch):
+    """A backend that runs the reference and keeps the weights it returned."""
+    from attnkit.attention import BACKENDS, Backend, reference_attention
+
+    seen: list[torch.Tensor] = []
+
+    def spy(q, k, v, **kw):
+        kw["need_weights"] = True
+        out, w = reference_attention(q, k, v, **kw)
+        seen.append(w)
+        return out, None
+
+    monkeypatch.setitem(BACKENDS, "spy", Backend("spy", spy))
+    return seen
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> dict:
     """task -> a tiny trained checkpoint dir (lm, translation, dialogue, classification)."""

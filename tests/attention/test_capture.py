@@ -5,23 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attnkit.attention import BACKENDS, Backend, capture_attention, reference_attention
+from attnkit.attention import capture_attention
 from attnkit.models import Decoder, Encoder, EncoderDecoder, model_config
-
-
-@pytest.fixture
-def spy_backend(monkeypatch):
-    """A backend that runs the reference and keeps the weights it returned."""
-    seen: list[torch.Tensor] = []
-
-    def spy(q, k, v, **kw):
-        kw["need_weights"] = True
-        out, w = reference_attention(q, k, v, **kw)
-        seen.append(w)
-        return out, None
-
-    monkeypatch.setitem(BACKENDS, "spy", Backend("spy", spy))
-    return seen
 
 
 def test_capture_on_sdpa_equals_reference_backend_weights(spy_backend):

@@ -6,25 +6,9 @@ import pytest
 import torch
 
 import attnkit
-from attnkit.attention import BACKENDS, Backend, reference_attention
 from attnkit.models import Encoder, model_config
 from attnkit.viz import capture_streams
 from attnkit.viz.inspect import inspect_attention
-
-
-@pytest.fixture
-def spy_backend(monkeypatch):
-    """A backend that runs the reference formula and keeps the weights it returned, in call order."""
-    seen: list[torch.Tensor] = []
-
-    def spy(q, k, v, **kw):
-        kw["need_weights"] = True
-        out, w = reference_attention(q, k, v, **kw)
-        seen.append(w)
-        return out, None
-
-    monkeypatch.setitem(BACKENDS, "spy", Backend("spy", spy))
-    return seen
 
 
 def _inputs(lm, view):

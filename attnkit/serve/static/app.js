@@ -12,14 +12,7 @@
   const $ = (id) => document.getElementById(id);
   let info = null, chatHistory = [];
 
-  function node(tag, attrs, parent) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "text") e.textContent = v; else if (k === "class") e.className = v; else e.setAttribute(k, v);
-    }
-    if (parent) parent.appendChild(e);
-    return e;
-  }
+  const node = AttnView.el; // the viewer script loads first and shares its DOM helper
 
   function showError(msg) { const e = $("error"); e.textContent = msg; e.hidden = !msg; }
 

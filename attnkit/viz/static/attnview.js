@@ -268,5 +268,5 @@
     return new Viewer(root, payload, streams);
   }
 
-  global.AttnView = { render, inflate };
+  global.AttnView = { render, inflate, el };
 })(window);
