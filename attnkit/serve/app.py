@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from attnkit.api import LoadedModel
 from attnkit.viz.inspect import TASK_VERBS, inspect_attention
 from attnkit.viz.payload import view_payload
+from attnkit.viz.streams import has_attention
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def _describe(name: str, lm: LoadedModel) -> dict[str, Any]:
         "parameters": sum(p.numel() for p in lm.model.parameters()),
         "layers": m.n_layers,
         "heads": m.n_heads,
-        "attention": any(getattr(x, "is_attention_layer", False) for x in lm.model.modules()),
+        "attention": has_attention(lm.model),
         "labels": list(m.labels or []),
         "dataset": lm.cfg.data.dataset,
     }
@@ -212,7 +213,7 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
         }
 
     def run_task(lm: LoadedModel, want: bool, plain: Callable[[], Any], **kw: Any) -> dict[str, Any]:
-        if want and _describe("", lm)["attention"]:
+        if want and has_attention(lm.model):
             view = inspect_attention(lm, **kw)
             return {"output": view.output, "attention": view_payload(view)}
         return {"output": plain(), "attention": None}

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from attnkit.attention.capture import capture_attention
 from attnkit.models.decoder import Decoder
+from attnkit.models.rnn_seq2seq import AdditiveAttention
 
 STREAM_TITLES = {
     "encoder": "encoder self-attention",
@@ -98,16 +99,18 @@ def capture_streams(
     Works on every attnkit Transformer: an encoder or classifier yields ``encoder``; a decoder-only
     LM yields ``decoder``; an encoder-decoder yields all three. The model keeps its configured
     backend; the weights equal the reference backend's (see :mod:`attnkit.attention.capture`).
+    The GRU seq2seq baseline yields ``cross``: its Bahdanau attention, one layer and one "head".
 
     Raises:
-        ValueError: the model has no attention layers (an LSTM, GRU or CNN), or the layer/head
-            selection is out of range.
+        ValueError: the model has no attention (an LSTM or CNN), or the layer/head selection is
+            out of range.
     """
-    if not any(getattr(m, "is_attention_layer", False) for m in model.modules()):
+    additive = [m for m in model.modules() if isinstance(m, AdditiveAttention)]
+    if additive:
+        return _additive_streams(model, additive[0], inputs, kwargs, layers, heads)
+    if not has_attention(model):
         arch = getattr(getattr(model, "cfg", None), "arch", type(model).__name__)
-        raise ValueError(
-            f"this model ({arch}) has no self-attention layers to show; use a Transformer checkpoint"
-        )
+        raise ValueError(f"this model ({arch}) has no attention layers to show; use a Transformer checkpoint")
     head_ids = check_selection(model, heads)
     was_training = model.training
     model.eval()
@@ -132,6 +135,30 @@ def capture_streams(
             w = torch.stack([cap.records[n][-1] for n in picked])  # L x (B, H, T, S) -> (L, B, H, T, S)
             streams[stream] = AttentionStream(stream, w, idx, head_ids)
     return streams
+
+
+def has_attention(model: nn.Module) -> bool:
+    """Whether :func:`capture_streams` has anything to show for ``model``."""
+    return any(
+        getattr(m, "is_attention_layer", False) or isinstance(m, AdditiveAttention) for m in model.modules()
+    )
+
+
+def _additive_streams(model, module, inputs, kwargs, layers, heads) -> dict[str, AttentionStream]:
+    """The GRU decoder's attention: one ``(B, S)`` row per decoding step, hooked from its output."""
+    if (layers is not None and list(layers) != [0]) or (heads is not None and list(heads) != [0]):
+        raise ValueError("this GRU model has one attention (layer 0, head 0); drop --layers/--heads")
+    rows: list[Tensor] = []
+    handle = module.register_forward_hook(lambda m, args, out: rows.append(out[1].detach()))
+    was_training = model.training
+    model.eval()
+    try:
+        model(*inputs, **kwargs)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    w = torch.stack(rows, dim=1)  # T x (B, S) -> (B, T, S)
+    return {"cross": AttentionStream("cross", w[None, :, None], [0], [0])}  # (B, T, S) -> (1, B, 1, T, S)
 
 
 def _stream_of(name: str, bare: str) -> str:

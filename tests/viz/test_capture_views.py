@@ -112,7 +112,7 @@ def test_models_without_attention_say_so(tiny_checkpoints):
     import dataclasses
 
     cnn = build_model(dataclasses.replace(cfg, arch="cnn"), "classifier")
-    with pytest.raises(ValueError, match="no self-attention layers"):
+    with pytest.raises(ValueError, match="has no attention layers to show"):
         capture_streams(cnn, torch.tensor([[2, 5, 6]]))
 
 
@@ -132,3 +132,30 @@ def test_bad_inputs_are_named(tiny_checkpoints):
         inspect_attention(lm, history=["hi", "  "])
     with pytest.raises(ValueError, match="empty"):
         inspect_attention(attnkit.load(tiny_checkpoints["lm"]), text=" ")
+
+
+def test_gru_bahdanau_attention_is_a_cross_stream():
+    from attnkit.config import ModelConfig
+    from attnkit.models.rnn_seq2seq import GRUSeq2Seq
+
+    cfg = ModelConfig(arch="rnn", vocab_size=30, d_model=16, n_heads=1, n_layers=1, pad_id=0, max_seq_len=32)
+    model = GRUSeq2Seq(cfg).eval()
+    src = torch.randint(4, 30, (2, 7))
+    src[1, 5:] = 0  # row 1 is padded after 5 tokens
+    tgt = torch.randint(4, 30, (2, 6))
+    s = capture_streams(model, src, tgt)["cross"]
+    assert s.weights.shape == (1, 2, 1, 6, 7) and (s.layers, s.heads) == ([0], [0])  # (L, B, H, T, S)
+    torch.testing.assert_close(s.weights.sum(-1), torch.ones(1, 2, 1, 6))
+    assert torch.equal(s.weights[0, 1, 0, :, 5:], torch.zeros(6, 2))  # padding gets no weight
+    # step-by-step cached decoding attends exactly as the teacher-forced pass did
+    memory, mask = model.encode(src)
+    cache = model.new_cache(2)
+    rows = []
+    hook = model.attention.register_forward_hook(lambda m, a, out: rows.append(out[1]))
+    with torch.no_grad():
+        for t in range(6):
+            model.decode(tgt[:, t : t + 1], memory, mask, cache=cache)
+    hook.remove()
+    torch.testing.assert_close(torch.stack(rows, 1), s.weights[0, :, 0], atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="one attention"):
+        capture_streams(model, src, tgt, heads=[1])
