@@ -34,7 +34,9 @@ def _ticks(ax, labels: Sequence[str], axis: str, fontsize: float) -> None:
 
 
 def _label_size(n: int) -> float:
-    return max(4.0, min(10.0, 400.0 / max(n, 1)))
+    """Font size for ``n`` labels along an axis; only every k-th of a long axis is drawn."""
+    shown = min(n, MAX_TICKS) if n <= MAX_TICKS else -(-n // -(-n // MAX_TICKS))
+    return max(4.0, min(10.0, 520.0 / max(shown, 1)))
 
 
 def _save(fig, path: str | Path) -> Path:
