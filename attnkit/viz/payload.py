@@ -23,7 +23,7 @@ SCALE = 255
 
 def encode_weights(w: torch.Tensor) -> str:
     """``(L, H, T, S)`` weights in [0, 1] -> base64 of gzip of uint8, row-major."""
-    q = (w.float().clamp(0.0, 1.0) * SCALE).round().to(torch.uint8).contiguous()
+    q = (w.detach().float().cpu().clamp(0.0, 1.0) * SCALE).round().to(torch.uint8).contiguous()
     return base64.b64encode(gzip.compress(q.numpy().tobytes(), compresslevel=6, mtime=0)).decode("ascii")
 
 
