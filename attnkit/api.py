@@ -6,6 +6,11 @@ attnkit.train(cfg)
 lm = attnkit.load("runs/shakespeare-char/best")
 print(lm.generate("ROMEO:", max_new_tokens=100, temperature=0.8))
 lm.evaluate("valid")            # {'loss': ..., 'ppl': ..., 'bpc': ..., 'unit': 'character'}
+
+Pretrained models load by name or from an HF-format directory, into attnkit's own classes:
+
+mini = attnkit.load("minilm");  mini.embed(["a sentence"])      # (1, 384), L2-normalised
+smol = attnkit.load("smollm2"); smol.respond(["Hi, who are you?"])
 """
 
 from __future__ import annotations
@@ -82,7 +87,42 @@ class LoadedModel:
 
     @property
     def is_seq2seq(self) -> bool:
-        return TASKS[self.cfg.task].family == "seq2seq"
+        return self.cfg.task in TASKS and TASKS[self.cfg.task].family == "seq2seq"
+
+    @property
+    def chat_format(self) -> dict[str, str] | None:
+        """``{"format", "system"}`` for instruction-tuned pretrained LMs, else None."""
+        return self.manifest.get("chat") or None
+
+    @property
+    def can_chat(self) -> bool:
+        return self.cfg.task == "dialogue" or bool(self.chat_format)
+
+    @torch.no_grad()
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, normalize: bool = True) -> torch.Tensor:
+        """Sentence embeddings ``(N, C)``: mean of the encoder's token states, L2-normalised
+        (sentence-transformers' recipe for MiniLM). Inputs longer than the model's position table
+        keep their first ``max_seq_len`` tokens."""
+        if self.cfg.task != "embedding":
+            raise ValueError(
+                f"this checkpoint is a {self.cfg.task!r} model; embed() needs an encoder (minilm)"
+            )
+        from attnkit.data.seq2seq import pad_batch
+
+        tok, limit = self.tokenizer, self.cfg.model.max_seq_len
+        device = next(self.model.parameters()).device
+        out = []
+        for s in range(0, len(texts), batch_size):
+            ids = [tok.encode(t, add_bos=True, add_eos=True)[:limit] for t in texts[s : s + batch_size]]
+            x = pad_batch(ids, tok.pad_id).to(device)
+            real = torch.zeros_like(x, dtype=torch.bool)
+            for i, row in enumerate(ids):
+                real[i, : len(row)] = True
+            h = self.model(x, padding_mask=real).hidden  # (B, T, C)
+            m = real.unsqueeze(-1).to(h.dtype)  # (B, T) -> (B, T, 1)
+            e = (h * m).sum(1) / m.sum(1).clamp(min=1)
+            out.append(torch.nn.functional.normalize(e, dim=-1) if normalize else e)
+        return torch.cat(out).cpu() if out else torch.empty(0, self.cfg.model.d_model)
 
     def transduce(
         self, texts: Sequence[str], *, batch_size: int = 64, progress=None, **decode: Any
@@ -110,10 +150,15 @@ class LoadedModel:
         The context is built as in training: the last ``data.context_turns`` turns with speaker
         markers, the first turn being speaker A.
         """
-        if self.cfg.task != "dialogue":
-            raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a dialogue model")
         if not history:
             raise ValueError("respond() needs the dialogue so far: at least one turn")
+        if self.chat_format:  # an instruction-tuned LM: the user speaks first, in its chat format
+            from attnkit.text.chat import format_chat
+
+            prompt = format_chat(self.chat_format["format"], history, self.chat_format.get("system"))
+            return self.generate(prompt, **decode).strip()
+        if self.cfg.task != "dialogue":
+            raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a dialogue model")
         from attnkit.data.pair_datasets import dialogue_context
 
         return self.transduce([dialogue_context(list(history), self.cfg.data.context_turns)], **decode)[0]
@@ -164,6 +209,11 @@ def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[st
         FileNotFoundError: nothing loadable at ``path``.
         ValueError: corrupt weights, or a tokenizer that does not match the weights.
     """
+    from attnkit.pretrained.registry import PRETRAINED
+
+    p = Path(path)
+    if str(path) in PRETRAINED or ((p / "config.json").is_file() and not (p / "manifest.json").is_file()):
+        return load_pretrained(path, device=device, overrides=overrides)
     d = ckpt.resolve_checkpoint(path)
     manifest = ckpt.read_manifest(d)
     cfg = apply_overrides(ckpt.load_run_config(d), overrides)
@@ -173,3 +223,40 @@ def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[st
     ckpt.load_weights(model, d)
     model.to(device).eval()
     return LoadedModel(model, tokenizer, cfg, d, manifest)
+
+
+def load_pretrained(
+    name_or_dir: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[str] = ()
+) -> LoadedModel:
+    """A registered pretrained model (``minilm``, ``smollm2``) or an HF-format directory, in
+    attnkit's own Encoder/Decoder with its own tokenizer (see :mod:`attnkit.pretrained`)."""
+    from attnkit.pretrained.convert import model_from_hf_dir
+    from attnkit.pretrained.registry import tokenizer_for
+
+    d, spec = resolve_pretrained(name_or_dir)
+    model, hf_cfg = model_from_hf_dir(d)
+    tokenizer = tokenizer_for(d, hf_cfg["model_type"])
+    if tokenizer.vocab_size > model.cfg.vocab_size:
+        raise ValueError(
+            f"{d}: tokenizer has {tokenizer.vocab_size} tokens, the model {model.cfg.vocab_size}"
+        )
+    task = spec.task if spec else ("embedding" if hf_cfg["model_type"] == "bert" else "lm")
+    decode = {"max_new_tokens": 256, "temperature": 0.0} if task == "lm" else {}
+    cfg = apply_overrides(
+        RunConfig(task=task, model=model.cfg, out_dir=str(d)),
+        [*(f"decode.{k}={v}" for k, v in decode.items()), *overrides],
+    )
+    manifest = {
+        "pretrained": spec.name if spec else str(d),
+        "model_type": hf_cfg["model_type"],
+        "source": str(d),
+        "chat": dict(spec.chat) if spec and spec.chat else {},
+    }
+    model.to(device).eval()
+    return LoadedModel(model, tokenizer, cfg, d, manifest)
+
+
+def resolve_pretrained(name_or_dir: str | os.PathLike):
+    from attnkit.pretrained.registry import resolve
+
+    return resolve(name_or_dir)

@@ -57,6 +57,10 @@ class ModelConfig:
     """Share the output head with the (target) token embedding (Press & Wolf 2017)."""
     embed_scale: bool = False
     """Multiply token embeddings by sqrt(d_model) (original Transformer)."""
+    type_vocab_size: int = 0
+    """Token-type (segment) embeddings added to the input, as in BERT; 0 = none."""
+    embed_norm: bool = False
+    """Normalise the summed embeddings before the first block (BERT's embedding LayerNorm)."""
     attn_backend: str = "sdpa"
     """Attention backend name from the registry (see attnkit.attention.list_backends())."""
     pad_id: int | None = None
@@ -94,6 +98,8 @@ class ModelConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.type_vocab_size < 0:
+            raise ValueError(f"type_vocab_size must be >= 0, got {self.type_vocab_size}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         if self.kv_heads <= 0 or self.n_heads % self.kv_heads:

@@ -146,7 +146,7 @@ class DecodeConfig:
 class RunConfig:
     """Everything one training run needs; saved as config.yaml with every checkpoint."""
 
-    task: Literal["lm", "translation", "summarization", "dialogue", "classification"] = "lm"
+    task: Literal["lm", "translation", "summarization", "dialogue", "classification", "embedding"] = "lm"
     out_dir: str = "runs/lm"
     """Where checkpoints, metrics.jsonl and plots go."""
     model: ModelConfig = field(default_factory=ModelConfig)

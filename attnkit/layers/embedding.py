@@ -2,7 +2,8 @@
 
 RoPE is not added here: it rotates q and k inside attention. ``embed_scale`` multiplies token
 embeddings by sqrt(C) as in Vaswani et al. 2017 (section 3.4), which keeps them on the scale of
-the sinusoidal table.
+the sinusoidal table. BERT-family models add token-type (segment) embeddings and normalise the
+sum before the first block (``type_vocab_size``, ``embed_norm``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import Tensor, nn
 
 from attnkit.attention.positional import LearnedPositions, SinusoidalPositions
 from attnkit.config.model import ModelConfig
+from attnkit.layers.norms import build_norm
 
 PositionKind = Literal["sinusoidal", "learned", "rope", "none"]
 
@@ -30,10 +32,14 @@ class Embeddings(nn.Module):
         positions: PositionKind = "learned",
         dropout: float = 0.0,
         embed_scale: bool = False,
+        type_vocab_size: int = 0,
+        norm: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.vocab_size = vocab_size
         self.tok = nn.Embedding(vocab_size, d_model)
+        self.types = nn.Embedding(type_vocab_size, d_model) if type_vocab_size else None
+        self.norm = norm
         self.pos: nn.Module | None
         if positions == "sinusoidal":
             self.pos = SinusoidalPositions(d_model, max_seq_len)
@@ -56,9 +62,11 @@ class Embeddings(nn.Module):
             positions=cfg.positions,
             dropout=cfg.dropout,
             embed_scale=cfg.embed_scale,
+            type_vocab_size=cfg.type_vocab_size,
+            norm=build_norm(cfg.norm, cfg.d_model, cfg.norm_eps, bias=cfg.bias) if cfg.embed_norm else None,
         )
 
-    def forward(self, ids: Tensor, positions: Tensor) -> Tensor:
+    def forward(self, ids: Tensor, positions: Tensor, token_types: Tensor | None = None) -> Tensor:
         if ids.dim() != 2:
             raise ValueError(f"expected token ids of shape (B, T), got {tuple(ids.shape)}")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
@@ -71,4 +79,17 @@ class Embeddings(nn.Module):
             x = x * self.scale
         if self.pos is not None:
             x = x + self.pos(positions)  # (T, C) or (B, T, C), broadcast over B
+        if self.types is not None:
+            if token_types is None:  # segment 0 everywhere: a single-sentence input
+                x = x + self.types.weight[0]
+            elif token_types.shape != ids.shape:
+                raise ValueError(f"token_types {tuple(token_types.shape)} must match ids {tuple(ids.shape)}")
+            else:
+                x = x + self.types(token_types)  # (B, T) -> (B, T, C)
+        elif token_types is not None:
+            raise ValueError(
+                "token_types given, but this model has no token-type embeddings (type_vocab_size=0)"
+            )
+        if self.norm is not None:
+            x = self.norm(x)
         return self.dropout(x)

@@ -31,19 +31,22 @@ class Encoder(AttnkitModel):
         self.norm = final_norm(cfg)
         self.init_weights()
 
-    def forward(self, ids: Tensor, *, padding_mask: Tensor | None = None) -> ModelOutput:
+    def forward(
+        self, ids: Tensor, *, padding_mask: Tensor | None = None, token_types: Tensor | None = None
+    ) -> ModelOutput:
         """Encode ``ids`` ``(B, T)``.
 
         Args:
             padding_mask: ``(B, T)`` bool, True = real token. None: derived from ``cfg.pad_id``
                 when set, else every token is real.
+            token_types: ``(B, T)`` segment ids (models with ``type_vocab_size``); None = all 0.
 
         Returns:
             :class:`ModelOutput` with ``hidden`` ``(B, T, C)``.
         """
         key_mask = self.key_mask(ids, padding_mask)
         positions = torch.arange(ids.shape[1], device=ids.device)
-        x = self.embed(ids, positions)  # (B, T) -> (B, T, C)
+        x = self.embed(ids, positions, token_types)  # (B, T) -> (B, T, C)
         mask = masks.expand_padding(key_mask) if key_mask is not None else None  # (B, T) -> (B, 1, 1, T)
         for layer in self.layers:
             x = layer(x, mask=mask, positions=positions)

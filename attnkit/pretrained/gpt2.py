@@ -47,8 +47,14 @@ def config_from_gpt2(hf_config: Any) -> ModelConfig:
 
 def decoder_from_gpt2(hf_model: Any) -> Decoder:
     """An attnkit Decoder computing what ``hf_model`` (a GPT2LMHeadModel) computes."""
-    cfg = config_from_gpt2(hf_model.config)
-    sd: dict[str, Tensor] = hf_model.state_dict()
+    return decoder_from_gpt2_state(hf_model.config, hf_model.state_dict())
+
+
+def decoder_from_gpt2_state(hf_config: Any, sd: dict[str, Tensor]) -> Decoder:
+    """The same from a config object and a ``GPT2LMHeadModel`` state dict (e.g. from safetensors)."""
+    cfg = config_from_gpt2(hf_config)
+    if not any(k.startswith("transformer.") for k in sd):  # a bare GPT2Model has no prefix
+        sd = {f"transformer.{k}": v for k, v in sd.items()}
     c = cfg.d_model
     out: dict[str, Tensor] = {
         "embed.tok.weight": sd["transformer.wte.weight"],

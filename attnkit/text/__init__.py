@@ -11,6 +11,7 @@ from attnkit.text.base import (
     load_tokenizer,
 )
 from attnkit.text.bpe import BPETokenizer, has_cjk
+from attnkit.text.hf import HFTokenizer
 from attnkit.text.pair import PairTokenizer
 from attnkit.text.simple import CharTokenizer, WordTokenizer
 from attnkit.text.stream import StreamDecoder
@@ -24,6 +25,7 @@ __all__ = [
     "UNK_ID",
     "BPETokenizer",
     "CharTokenizer",
+    "HFTokenizer",
     "PairTokenizer",
     "StreamDecoder",
     "Tokenizer",

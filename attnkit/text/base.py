@@ -46,6 +46,10 @@ class Tokenizer(ABC):
     @abstractmethod
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str: ...
 
+    def special_tokens(self) -> dict[int, str]:
+        """id -> spelling of every special token (attnkit's own: ids 0-3)."""
+        return dict(enumerate(self.specials))
+
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """``encode`` of each text (subclasses may do it in parallel)."""
         return [self.encode(t) for t in texts]

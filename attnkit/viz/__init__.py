@@ -1,9 +1,9 @@
 """See the attention: capture streams, rollout, heatmap PNGs, the offline HTML head/model view.
 
-    from attnkit.viz import capture_streams, inspect_attention, export_view
-    streams = capture_streams(model, ids)            # {"encoder"|"decoder"|"cross": AttentionStream}
-    view = inspect_attention(attnkit.load(ckpt), "Ein Hund läuft.")   # output + labelled streams
-    export_view(view, "viz/")                        # attention.html, PNGs, safetensors
+from attnkit.viz import capture_streams, inspect_attention, export_view
+streams = capture_streams(model, ids)            # {"encoder"|"decoder"|"cross": AttentionStream}
+view = inspect_attention(attnkit.load(ckpt), "Ein Hund läuft.")   # output + labelled streams
+export_view(view, "viz/")                        # attention.html, PNGs, safetensors
 """
 
 from attnkit.viz.export import export_view

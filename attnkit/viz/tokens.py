@@ -28,7 +28,7 @@ def _visible(piece: str) -> str:
 def token_labels(tokenizer: Tokenizer, ids: Sequence[int]) -> list[str]:
     """One display label per id: its text (specials as ``<bos>``…), whitespace made visible."""
     labels: list[str] = []
-    specials = dict(enumerate(tokenizer.specials))
+    specials = tokenizer.special_tokens()
     prefix: list[int] = []
     prev = ""
     for i in ids:
