@@ -98,7 +98,8 @@ def gguf_to_hf_dir(gguf: Path, out: Path) -> Path:
         from safetensors.torch import save_file
     except ImportError as e:
         raise ImportError(
-            f"converting {gguf.name} needs transformers, gguf and accelerate: pip install transformers gguf accelerate ({e})"
+            f"converting {gguf.name} needs transformers, gguf and accelerate: "
+            f"pip install transformers gguf accelerate ({e})"
         ) from None
     tok = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = transformers.AutoModelForCausalLM.from_pretrained(
