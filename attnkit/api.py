@@ -44,10 +44,25 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> RunCo
 
 def train(cfg: RunConfig, *, resume: bool = False, until_step: int | None = None) -> dict:
     """Train as ``cfg`` says; ``resume`` continues from ``<out_dir>/last``. Returns the last eval."""
-    task = TASKS[cfg.task](cfg)
-    cfg = dataclasses.replace(cfg, model=task.model_config(cfg.model))
+    pre = load(cfg.init_from) if cfg.init_from else None
+    task = TASKS[cfg.task](cfg, tokenizer=pre.tokenizer) if pre else TASKS[cfg.task](cfg)
+    base = cfg.model
+    if pre is not None:
+        keep = (
+            "dropout",
+            "attn_dropout",
+            "pooling",
+            "attn_backend",
+            "lora_rank",
+            "lora_alpha",
+            "lora_targets",
+        )
+        base = dataclasses.replace(pre.cfg.model, **{k: getattr(cfg.model, k) for k in keep})
+    cfg = dataclasses.replace(cfg, model=task.model_config(base))
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of the run's reproducibility
     model = build_model(cfg.model, task.family)
+    if pre is not None:
+        _load_pretrained_body(model, pre.model)
     trainer = Trainer(cfg, task, model)
     reports = getattr(task, "vocab_reports", None)
     if reports and trainer.dist.is_main:  # tokens per character and <unk> rate, per side
@@ -56,6 +71,21 @@ def train(cfg: RunConfig, *, resume: bool = False, until_step: int | None = None
     if resume:
         trainer.resume()
     return trainer.fit(until_step=until_step)
+
+
+def _load_pretrained_body(model: nn.Module, body: nn.Module) -> None:
+    """Copy a pretrained stack into ``model``: all of it (an LM) or its ``encoder`` (a classifier).
+    LoRA-wrapped projections keep their pretrained weight under ``.base``."""
+    target = model.encoder if hasattr(model, "encoder") and not hasattr(body, "encoder") else model
+    own = target.state_dict()
+    sd = {}
+    for k, v in body.state_dict().items():
+        alt = k.replace(".weight", ".base.weight").replace(".bias", ".base.bias")
+        sd[k if k in own else alt] = v
+    missing, unexpected = target.load_state_dict(sd, strict=False)
+    missing = [m for m in missing if "lora_" not in m and m != "lm_head.weight"]
+    if missing or unexpected:
+        raise ValueError(f"pretrained weights do not fit: missing={missing[:5]}, unexpected={unexpected[:5]}")
 
 
 @dataclass

@@ -6,7 +6,7 @@ which combinations are valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from attnkit.attention.registry import get_backend
@@ -80,6 +80,13 @@ class ModelConfig:
     init: Literal["gpt2", "fan_in"] = "gpt2"
     """Weight init: GPT-2's N(0, 0.02), or N(0, 1/fan_in) with N(0, 1) embeddings, which trains
     small models (d_model <= 128) much faster on content lookups (see AttnkitModel.init_weights)."""
+    lora_rank: int = 0
+    """LoRA adapters of this rank on the ``lora_targets`` projections (0 = none); with adapters,
+    training updates only them and the task head."""
+    lora_alpha: float = 16.0
+    """LoRA scale numerator: the update is (lora_alpha / lora_rank) * B A x."""
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    """Names of the linear layers that get adapters (suffix match)."""
     conv_kernel: int = 3
     """CNN language model: width of each causal convolution."""
     conv_dilation: int = 2

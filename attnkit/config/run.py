@@ -111,6 +111,13 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar (loss, tokens/s, ETA)."""
 
+    def __post_init__(self) -> None:
+        if self.min_lr > self.lr:
+            raise ValueError(
+                f"train.min_lr={self.min_lr} is above train.lr={self.lr}: the cosine schedule would "
+                "rise; set train.min_lr below train.lr (fine-tuning: e.g. lr/10)"
+            )
+
 
 @dataclass
 class DecodeConfig:
@@ -153,3 +160,8 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    init_from: str | None = None
+    """Fine-tune a pretrained model (``minilm``, ``smollm2`` or an HF-format directory): its
+    architecture, weights and tokenizer replace ``model.*`` and ``data.tokenizer``, except the
+    fine-tuning knobs taken from ``model``: dropout, attn_dropout, pooling, attn_backend and the
+    lora_* settings."""

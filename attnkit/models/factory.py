@@ -41,4 +41,10 @@ def build_model(cfg: ModelConfig, family: Family = "decoder") -> AttnkitModel:
     except KeyError:
         have = ", ".join(f"{f}/{a}" for f, a in _BUILDERS)
         raise ValueError(f"no {cfg.arch!r} model for the {family!r} family; available: {have}") from None
-    return cls(cfg)
+    model = cls(cfg)
+    if cfg.lora_rank:
+        from attnkit.layers.lora import apply_lora, freeze_for_lora
+
+        apply_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets)
+        freeze_for_lora(model, keep=("head.",))  # a classifier's head trains with the adapters
+    return model
