@@ -130,6 +130,28 @@ class KVCache:
         cross = [StaticKV() for _ in range(n_layers)] if cross_attention else []
         return cls(layers, cross)
 
+    def repeat(self, batch_size: int, max_len: int) -> KVCache:
+        """A new ``batch_size``-row cache whose every row starts with this one's row 0.
+
+        Prompts that share a long prefix (few-shot examples) compute it once and continue
+        each row from a copy; ``max_len`` must leave room for what follows.
+        """
+        n = self.length
+        if self.cross or not self.layers:
+            raise ValueError("repeat() is for decoder-only self-attention caches")
+        if max_len < n:
+            raise ValueError(f"max_len={max_len} is shorter than the {n} cached positions")
+        first = self.layers[0]
+        out = KVCache.allocate(
+            len(self.layers), batch_size, first.k.shape[1], max_len, first.k.shape[3],
+            dtype=first.k.dtype, device=first.k.device,
+        )  # fmt: skip
+        for src, dst in zip(self.layers, out.layers, strict=True):
+            dst.k[:, :, :n] = src.k[:1, :, :n]  # (1, Hkv, n, D) broadcast over the new rows
+            dst.v[:, :, :n] = src.v[:1, :, :n]
+            dst.length = n
+        return out
+
     @property
     def length(self) -> int:
         """Positions cached so far (the same in every layer)."""

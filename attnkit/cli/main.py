@@ -149,13 +149,31 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
     m = load(args.ckpt, overrides=args.overrides)
     texts = _read_inputs(args)
-    for text, res in zip(texts, m.classify(texts), strict=True):
+    results = _few_shot(m, args, texts) if (args.zero_shot or args.shots) else m.classify(texts)
+    for text, res in zip(texts, results, strict=True):
         if args.json:
             print(json.dumps({"text": text, **res}, ensure_ascii=False))
         else:
             probs = "  ".join(f"{k}={v:.3f}" for k, v in sorted(res["probs"].items(), key=lambda kv: -kv[1]))
             print(f"{res['label']}\t{probs}")
     return 0
+
+
+def _few_shot(m, args: argparse.Namespace, texts: list[str]) -> list[dict]:
+    """Zero-shot (``--labels``) or few-shot (plus ``--shots``) classification with a pretrained model."""
+    from attnkit.data.sources import read_text
+    from attnkit.fewshot import parse_labels, zero_shot_classifier
+
+    if not args.labels:
+        raise ValueError('--zero-shot and --shots need --labels, e.g. --labels "positive,negative"')
+    clf = zero_shot_classifier(m, parse_labels(args.labels))
+    if args.shots:
+        rows = [line.rsplit("\t", 1) for line in read_text(args.shots).splitlines() if line.strip()]
+        bad = [i + 1 for i, r in enumerate(rows) if len(r) != 2]
+        if bad:
+            raise ValueError(f"{args.shots}: lines {bad[:5]} are not text<TAB>label")
+        clf.fit([r[0] for r in rows], [r[1].strip() for r in rows])
+    return clf.classify(texts)
 
 
 def _eval_classifier(lm, args: argparse.Namespace) -> int:
@@ -266,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
     c.add_argument("--input", help="UTF-8 file, one text per line (default: stdin)")
     c.add_argument("--json", action="store_true", help="one JSON object per line: text, label, probs")
+    c.add_argument(
+        "--zero-shot",
+        action="store_true",
+        help="classify with a pretrained model (minilm, smollm2) and --labels",
+    )
+    c.add_argument("--labels", help='zero-/few-shot labels: "pos,neg" or "pos=a glowing review; neg=…"')
+    c.add_argument("--shots", help="few-shot: a TSV of labelled examples (text<TAB>label per line)")
     c.add_argument("overrides", nargs="*", help="config overrides")
     c.set_defaults(func=_cmd_classify)
 
