@@ -43,8 +43,14 @@ class LMClassifier:
         self._prefix = None
 
     def _clip(self, text: str) -> str:
-        ids = self.lm.tokenizer.encode(" ".join(text.split()))
-        return self.lm.tokenizer.decode(ids[: self.max_text_tokens])
+        """One line of at most ``max_text_tokens`` tokens (the prompt format is line-based)."""
+        text = " ".join(text.split())
+        ids = self.lm.tokenizer.encode(text)
+        return (
+            text
+            if len(ids) <= self.max_text_tokens
+            else self.lm.tokenizer.decode(ids[: self.max_text_tokens])
+        )
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> LMClassifier:
         """Use these labelled examples, in this order, as in-context shots."""
@@ -64,7 +70,8 @@ class LMClassifier:
         if self._prefix is None:
             model, tok = self.lm.model, self.lm.tokenizer
             ids = tok.encode(self.prompt_prefix())
-            limit = model.cfg.max_seq_len - self.max_text_tokens - 16
+            # room for one text, its "Text:/Label:" frame and the longest verbalizer
+            limit = model.cfg.max_seq_len - self.max_text_tokens - 8 - max(map(len, self.label_ids))
             if len(ids) > limit:
                 raise ValueError(
                     f"the prompt with {len(self.shots)} shots is {len(ids)} tokens; this model's context "

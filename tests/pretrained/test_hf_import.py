@@ -6,63 +6,17 @@ import json
 
 import pytest
 import torch
-import transformers
 
 import attnkit
 from attnkit.decode import greedy_generate
 from attnkit.pretrained.convert import model_from_hf_dir
-
-WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "a", "big", "red", "##s", "##ing"]
-
-
-def _wordpiece(d) -> None:
-    """A tiny BERT WordPiece tokenizer.json plus the special-token map, as HF directories have."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
-
-    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS])}
-    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    tok.save(str(d / "tokenizer.json"))
-    roles = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]"}
-    (d / "special_tokens_map.json").write_text(json.dumps(roles))
-
-
-@pytest.fixture(scope="module")
-def bert_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("bert")
-    cfg = transformers.BertConfig(
-        vocab_size=5 + len(WORDS), hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
-        intermediate_size=96, max_position_embeddings=64, type_vocab_size=2,
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-    )  # fmt: skip
-    hf = transformers.BertModel(cfg, add_pooling_layer=False).eval()
-    hf.save_pretrained(d, safe_serialization=True)
-    _wordpiece(d)
-    return d, hf
-
-
-@pytest.fixture(scope="module")
-def llama_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("llama")
-    cfg = transformers.LlamaConfig(
-        vocab_size=101, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
-        intermediate_size=112, max_position_embeddings=128, rope_theta=50000.0, rms_norm_eps=1e-6,
-        tie_word_embeddings=False,
-    )  # fmt: skip
-    hf = transformers.LlamaForCausalLM(cfg).eval()
-    hf.save_pretrained(d, safe_serialization=True)
-    return d, hf
 
 
 def test_bert_hidden_states_match_transformers(bert_dir):
     d, hf = bert_dir
     ours, _ = model_from_hf_dir(d)
     assert (ours.cfg.norm_position, ours.cfg.type_vocab_size, ours.cfg.embed_norm) == ("post", 2, True)
-    ids = torch.randint(5, 5 + len(WORDS), (3, 11))
+    ids = torch.randint(5, hf.config.vocab_size, (3, 11))
     mask = torch.ones_like(ids, dtype=torch.bool)
     mask[1, 7:] = False  # a padded row
     ids[1, 7:] = 0
