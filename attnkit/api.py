@@ -183,15 +183,23 @@ class LoadedModel:
         if not history:
             raise ValueError("respond() needs the dialogue so far: at least one turn")
         if self.chat_format:  # an instruction-tuned LM: the user speaks first, in its chat format
-            from attnkit.text.chat import format_chat
-
-            prompt = format_chat(self.chat_format["format"], history, self.chat_format.get("system"))
-            return self.generate(prompt, **decode).strip()
+            return "".join(self.respond_stream(history, **decode)).strip()
         if self.cfg.task != "dialogue":
             raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a dialogue model")
         from attnkit.data.pair_datasets import dialogue_context
 
         return self.transduce([dialogue_context(list(history), self.cfg.data.context_turns)], **decode)[0]
+
+    def respond_stream(self, history: Sequence[str], **decode: Any) -> Iterator[str]:
+        """An instruction-tuned LM's next turn after ``history`` (user first), chunk by chunk."""
+        if not self.chat_format:
+            raise ValueError("respond_stream() needs an instruction-tuned LM with a chat format (smollm2)")
+        if not history:
+            raise ValueError("respond_stream() needs the conversation so far: at least one turn")
+        from attnkit.text.chat import format_chat
+
+        prompt = format_chat(self.chat_format["format"], list(history), self.chat_format.get("system"))
+        return self.stream(prompt, **decode)
 
     def classify(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """``{"label": best, "probs": {label: p}}`` for each text (a classification checkpoint)."""

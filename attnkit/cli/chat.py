@@ -9,7 +9,7 @@ the replies in order (command output goes to stdout too, prefixed by ``#``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from attnkit.data.pair_datasets import SPEAKERS
@@ -18,13 +18,17 @@ HELP = "commands: /reset (forget the history), /history (show it), /quit (leave)
 
 
 def run_chat(
-    respond: Callable[[list[str]], str],
+    respond: Callable[[list[str]], str | Iterable[str]],
     stdin: TextIO,
     stdout: TextIO,
     *,
     interactive: bool,
 ) -> list[str]:
-    """Read turns from ``stdin``, answer each with ``respond(history)``; return the final history."""
+    """Read turns from ``stdin``, answer each with ``respond(history)``; return the final history.
+
+    ``respond`` returns the reply, or an iterable of text chunks that are written as they come
+    (a language model streaming its answer); either way a reply is one output line.
+    """
     history: list[str] = []
     if interactive:
         with contextlib.suppress(ImportError):
@@ -57,8 +61,23 @@ def run_chat(
             stdout.flush()
             continue
         history.append(text)
-        reply = respond(history).replace("\n", " ").strip()
+        out = respond(history)
+        if interactive:
+            stdout.write("bot> ")
+        if isinstance(out, str):
+            reply = out.replace("\n", " ").strip()
+            stdout.write(reply)
+        else:
+            written = ""
+            for chunk in out:
+                piece = chunk.replace("\n", " ")
+                if not written:
+                    piece = piece.lstrip()
+                written += piece
+                stdout.write(piece)
+                stdout.flush()
+            reply = written.strip()
         history.append(reply)
-        stdout.write(f"bot> {reply}\n" if interactive else reply + "\n")
+        stdout.write("\n")
         stdout.flush()
     return history

@@ -136,11 +136,17 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from attnkit.cli.chat import run_chat
 
     m = load(args.ckpt, overrides=args.overrides)
-    if m.cfg.task != "dialogue":
-        raise ValueError(f"{args.ckpt} is a {m.cfg.task!r} checkpoint; `attnkit chat` needs a dialogue one")
+    if not m.can_chat:
+        raise ValueError(
+            f"{args.ckpt} is a {m.cfg.task!r} checkpoint; `attnkit chat` needs a dialogue checkpoint "
+            "or an instruction-tuned LM (smollm2)"
+        )
     decode = _search_overrides(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    run_chat(lambda h: m.respond(h, **decode), sys.stdin, sys.stdout, interactive=interactive)
+    if m.chat_format:  # a language model: stream its reply as it is generated
+        run_chat(lambda h: m.respond_stream(h), sys.stdin, sys.stdout, interactive=interactive)
+    else:
+        run_chat(lambda h: m.respond(h, **decode), sys.stdin, sys.stdout, interactive=interactive)
     return 0
 
 

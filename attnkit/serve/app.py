@@ -32,13 +32,20 @@ from attnkit.viz.streams import has_attention
 
 log = logging.getLogger(__name__)
 
-VERB_TASKS = {
-    "generate": ("lm",),
-    "translate": ("translation",),
-    "summarize": ("summarization",),
-    "chat": ("dialogue",),
-    "classify": ("classification",),
-}
+VERBS = ("generate", "translate", "summarize", "chat", "classify", "embed", "zero-shot")
+
+
+def verbs_of(lm: LoadedModel) -> list[str]:
+    """The endpoints a model answers: its task's verb, plus chat and zero-shot for pretrained ones."""
+    task = lm.cfg.task
+    verbs = [TASK_VERBS[task]]
+    if task == "lm" and lm.chat_format:
+        verbs.append("chat")
+    if task in ("lm", "embedding") and lm.manifest.get("pretrained"):
+        verbs.append("zero-shot")
+    return verbs
+
+
 ASSETS = {
     "app.js": ("serve", "text/javascript"),
     "app.css": ("serve", "text/css"),
@@ -111,6 +118,10 @@ class TransduceRequest(TaskRequest):
     beam: int | None = Field(None, ge=1, le=16, description="beam width (default: the recipe's)")
 
 
+class ZeroShotRequest(TaskRequest):
+    labels: str = Field(..., description='label names, "positive,negative", or "pos=a glowing review; neg=…"')
+
+
 class ChatRequest(BaseModel):
     model: str | None = None
     history: list[str] = Field(
@@ -132,6 +143,7 @@ def _describe(name: str, lm: LoadedModel) -> dict[str, Any]:
         "name": name,
         "task": lm.cfg.task,
         "verb": TASK_VERBS.get(lm.cfg.task),
+        "verbs": verbs_of(lm),
         "arch": m.arch,
         "parameters": sum(p.numel() for p in lm.model.parameters()),
         "layers": m.n_layers,
@@ -170,17 +182,16 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
     def pick(verb: str, name: str | None) -> tuple[str, LoadedModel]:
-        tasks = VERB_TASKS[verb]
         if name is not None:
             if name not in models:
                 raise ApiError(404, f"unknown model {name!r}; loaded: {sorted(models)}")
             lm = models[name]
-            if lm.cfg.task not in tasks:
+            if verb not in verbs_of(lm):
                 raise ApiError(
-                    400, f"model {name!r} is a {lm.cfg.task!r} model; use POST /api/{TASK_VERBS[lm.cfg.task]}"
+                    400, f"model {name!r} is a {lm.cfg.task!r} model; use POST /api/{verbs_of(lm)[0]}"
                 )
             return name, lm
-        fits = [n for n, lm in models.items() if lm.cfg.task in tasks]
+        fits = [n for n, lm in models.items() if verb in verbs_of(lm)]
         if len(fits) != 1:
             why = "no loaded model does" if not fits else f"several do ({fits}); name one in 'model'"
             raise ApiError(404 if not fits else 400, f"/api/{verb}: {why}")
@@ -287,6 +298,44 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
         return await call("chat", req.model, lambda lm: run_task(
             lm, req.attention, lambda: lm.respond(req.history, **dec), history=req.history, **dec,
         ))  # fmt: skip
+
+    @app.post("/api/embed")
+    async def embed(req: TaskRequest) -> dict[str, Any]:
+        """A sentence embedding (pretrained encoders such as MiniLM): mean-pooled, L2-normalised."""
+        text = need_text(req.text)
+
+        def plain(lm: LoadedModel) -> dict[str, Any]:
+            e = lm.embed([text])[0]
+            return {"dim": int(e.numel()), "embedding": [round(float(x), 5) for x in e]}
+
+        return await call("embed", req.model, lambda lm: run_task(
+            lm, req.attention, lambda: plain(lm), text=text, layers=req.layers, heads=req.heads,
+        ))  # fmt: skip
+
+    @app.post("/api/zero-shot")
+    async def zero_shot(req: ZeroShotRequest) -> dict[str, Any]:
+        """Classify with a pretrained model and label names only: embedding similarity to the label
+        descriptions (encoders) or the likelihood of each label word (language models)."""
+        text = need_text(req.text)
+        check_len(len(req.labels))
+
+        def run(lm: LoadedModel) -> dict[str, Any]:
+            from attnkit.fewshot import parse_labels, zero_shot_classifier
+
+            clf = zero_shot_classifier(lm, parse_labels(req.labels))
+            result = clf.classify([text])[0]
+            if not (req.attention and has_attention(lm.model)):
+                return {"output": result, "attention": None}
+            shown = (
+                text
+                if lm.cfg.task == "embedding"
+                else clf.prompt_prefix() + f"Text: {clf._clip(text)}\nLabel:"
+            )
+            view = inspect_attention(lm, shown)
+            view.output = result
+            return {"output": result, "attention": view_payload(view)}
+
+        return await call("zero-shot", req.model, run)
 
     @app.post("/api/classify")
     async def classify(req: TaskRequest) -> dict[str, Any]:

@@ -29,6 +29,7 @@ TASK_VERBS = {
     "summarization": "summarize",
     "dialogue": "chat",
     "classification": "classify",
+    "embedding": "embed",
 }
 
 
@@ -64,7 +65,7 @@ def _layer_counts(lm: LoadedModel) -> dict[str, int]:
     m = lm.cfg.model
     if lm.is_seq2seq:
         return {"encoder": m.n_encoder_layers or m.n_layers, "decoder": m.n_layers, "cross": m.n_layers}
-    return {"encoder" if lm.cfg.task == "classification" else "decoder": m.n_layers}
+    return {"encoder" if lm.cfg.task in ("classification", "embedding") else "decoder": m.n_layers}
 
 
 def _check_len(n: int, limit: int, what: str, knob: str) -> None:
@@ -95,6 +96,16 @@ def inspect_attention(
         ValueError: empty or over-long input, a model without attention, or a bad selection.
     """
     task = lm.cfg.task
+    if task == "lm" and history and lm.chat_format:  # an instruction-tuned LM answering a chat
+        from attnkit.text.chat import format_chat
+
+        prompt = format_chat(lm.chat_format["format"], list(history), lm.chat_format.get("system"))
+        view = inspect_attention(
+            lm, prompt, max_new_tokens=max_new_tokens or 128, layers=layers, heads=heads, **decode
+        )
+        view.input, view.output = "\n".join(history), view.output.strip()
+        view.meta["prompt"] = prompt
+        return view
     if task == "dialogue":
         turns = list(history) if history else ([text] if text else [])
         if not turns or not all(t.strip() for t in turns):
@@ -117,6 +128,13 @@ def inspect_attention(
         labels = token_labels(tok, ids)
         streams["decoder"].queries = streams["decoder"].keys = labels
         meta["prompt_tokens"] = len(tok.encode(text))
+    elif task == "embedding":
+        ids = tok.encode(text, add_bos=True, add_eos=True)
+        _check_len(len(ids), lm.cfg.model.max_seq_len, "the text", "the model's position table")
+        e = lm.embed([text])[0]
+        output = {"dim": int(e.numel()), "embedding": [round(float(x), 5) for x in e]}
+        streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
+        streams["encoder"].queries = streams["encoder"].keys = token_labels(tok, ids)
     elif task == "classification":
         from attnkit.tasks.classify import ClassificationTask
 

@@ -8,6 +8,8 @@
     summarize: { title: "Summarize", field: "document", example: "" },
     chat: { title: "Chat", field: "your message", example: "Hi, how are you?" },
     classify: { title: "Classify", field: "text", example: "a charming and funny film" },
+    embed: { title: "Embed", field: "sentence", example: "A man is playing a guitar on stage." },
+    "zero-shot": { title: "Zero-shot", field: "text", example: "The plot is dull and the acting is worse." },
   };
   const $ = (id) => document.getElementById(id);
   let info = null, chatHistory = [];
@@ -31,7 +33,10 @@
   function renderOutput(verb, res) {
     const out = $("output");
     out.textContent = "";
-    if (verb === "classify") {
+    if (verb === "embed") {
+      const v = res.output.embedding;
+      out.textContent = `${res.output.dim}-d embedding (L2-normalised): [${v.slice(0, 8).map((x) => x.toFixed(3)).join(", ")}, …]`;
+    } else if (verb === "classify" || verb === "zero-shot") {
       node("div", { text: `label: ${res.output.label}`, class: "label" }, out);
       const t = node("table", { class: "probs" }, out);
       for (const [k, p] of Object.entries(res.output.probs).sort((a, b) => b[1] - a[1])) {
@@ -60,6 +65,7 @@
     if (verb === "chat") body.history = [...chatHistory, text];
     else body.text = text;
     if (verb === "generate") body.max_new_tokens = +form.querySelector("input.ntok").value;
+    if (verb === "zero-shot") body.labels = form.querySelector("input.labels").value;
     try {
       const res = await post(verb, body);
       if (verb === "chat") {
@@ -92,7 +98,7 @@
     showError("");
     const v = VERBS[verb];
     const form = node("form", { id: "form-" + verb }, panel);
-    const models = info.models.filter((m) => m.verb === verb);
+    const models = info.models.filter((m) => m.verbs.includes(verb));
     const row = node("div", { class: "row" }, form);
     const lab = node("label", { text: "model " }, row);
     const sel = node("select", { class: "model", name: "model" }, lab);
@@ -104,6 +110,11 @@
     if (verb === "translate" || verb === "summarize" || verb === "chat") {
       const l = node("label", { text: "beam " }, row);
       node("input", { class: "beam", type: "number", min: "1", max: "16", placeholder: "recipe" }, l);
+    }
+    if (verb === "zero-shot") {
+      const l = node("label", { text: "labels " }, row);
+      const inp = node("input", { class: "labels", size: "60" }, l);
+      inp.value = "positive=a positive review; negative=a negative review";
     }
     if (verb === "chat") {
       node("div", { class: "chatlog" }, form);
@@ -125,7 +136,7 @@
       showError("cannot reach the attnkit server: " + e);
       return;
     }
-    const verbs = Object.keys(VERBS).filter((v) => info.models.some((m) => m.verb === v));
+    const verbs = Object.keys(VERBS).filter((v) => info.models.some((m) => m.verbs.includes(v)));
     const tabs = $("tabs");
     for (const v of verbs) {
       const b = node("button", { type: "button", text: VERBS[v].title, role: "tab" }, tabs);
