@@ -31,10 +31,13 @@ from attnkit.fewshot.prototypes import _results
 class LMClassifier:
     """Zero-/few-shot classifier over a decoder-only LM checkpoint (``task: lm``)."""
 
-    def __init__(self, lm, labels: LabelSet, *, max_text_tokens: int = 128) -> None:
+    def __init__(self, lm, labels: LabelSet, *, max_text_tokens: int | None = None) -> None:
+        """``max_text_tokens``: each text (shots included) is cut to this many tokens; default
+        128, or a quarter of the context for short-context models."""
         if lm.cfg.task != "lm":
             raise ValueError(f"LM scoring needs a language model, got a {lm.cfg.task!r} model")
-        self.lm, self.labels, self.max_text_tokens = lm, labels, max_text_tokens
+        self.lm, self.labels = lm, labels
+        self.max_text_tokens = max_text_tokens or min(128, lm.cfg.model.max_seq_len // 4)
         self.instruction = f"Classify each text as one of: {', '.join(labels.verbalizers)}."
         self.label_ids = [lm.tokenizer.encode(" " + v) for v in labels.verbalizers]
         if any(not ids for ids in self.label_ids):

@@ -129,6 +129,9 @@ class ChatRequest(BaseModel):
     )
     attention: bool = True
     beam: int | None = Field(None, ge=1, le=16)
+    max_new_tokens: int = Field(
+        128, ge=1, description="language models: reply length cap (capped by the server)"
+    )
 
 
 def model_name(path: str | Path) -> str:
@@ -290,14 +293,22 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
 
     @app.post("/api/chat")
     async def chat(req: ChatRequest) -> dict[str, Any]:
-        """The next turn of a dialogue (dialogue checkpoints); send the whole history each time."""
+        """The next turn of a conversation (dialogue checkpoints and instruction-tuned LMs such as
+        SmolLM2); send the whole history, user first, each time."""
         check_len(sum(len(t) for t in req.history))
         if not req.history or not all(t.strip() for t in req.history):
             raise ApiError(422, "history must hold at least one turn, and no empty turns")
-        dec = {"beam_size": req.beam} if req.beam else {}
-        return await call("chat", req.model, lambda lm: run_task(
-            lm, req.attention, lambda: lm.respond(req.history, **dec), history=req.history, **dec,
-        ))  # fmt: skip
+
+        def run(lm: LoadedModel) -> dict[str, Any]:
+            if lm.chat_format:  # a language model: its reply length is capped, beams do not apply
+                dec: dict[str, Any] = {"max_new_tokens": min(req.max_new_tokens, limits.max_new_tokens)}
+            else:
+                dec = {"beam_size": req.beam} if req.beam else {}
+            return run_task(
+                lm, req.attention, lambda: lm.respond(req.history, **dec), history=req.history, **dec
+            )
+
+        return await call("chat", req.model, run)
 
     @app.post("/api/embed")
     async def embed(req: TaskRequest) -> dict[str, Any]:
