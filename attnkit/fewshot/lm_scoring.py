@@ -10,7 +10,12 @@ The prompt is::
     Text: <the text to classify>
     Label:
 
-and each label is scored by the mean log-probability of the tokens of `` <verbalizer>``. The
+and each label is scored by the mean log-probability of the tokens of `` <verbalizer>``.
+
+Small LMs prefer some label words whatever the text says. With ``calibrate=True`` (the
+default) the scores are divided by those for content-free texts ("N/A", "", "[MASK]"), so a
+label wins only when the text moves the model towards it (contextual calibration, Zhao et al.
+2021, "Calibrate Before Use"). The
 instruction and the shots are the same for every text: they run once, and every text continues
 from a copy of that KV cache (:meth:`KVCache.repeat`), so k=64 costs one long forward pass plus a
 short one per text, not a long one per text and label.
@@ -31,12 +36,17 @@ from attnkit.fewshot.prototypes import _results
 class LMClassifier:
     """Zero-/few-shot classifier over a decoder-only LM checkpoint (``task: lm``)."""
 
-    def __init__(self, lm, labels: LabelSet, *, max_text_tokens: int | None = None) -> None:
+    CONTENT_FREE = ("N/A", "", "[MASK]")
+
+    def __init__(
+        self, lm, labels: LabelSet, *, max_text_tokens: int | None = None, calibrate: bool = True
+    ) -> None:
         """``max_text_tokens``: each text (shots included) is cut to this many tokens; default
         128, or a quarter of the context for short-context models."""
         if lm.cfg.task != "lm":
             raise ValueError(f"LM scoring needs a language model, got a {lm.cfg.task!r} model")
-        self.lm, self.labels = lm, labels
+        self.lm, self.labels, self.calibrate = lm, labels, calibrate
+        self._bias: Tensor | None = None
         self.max_text_tokens = max_text_tokens or min(128, lm.cfg.model.max_seq_len // 4)
         self.instruction = f"Classify each text as one of: {', '.join(labels.verbalizers)}."
         self.label_ids = [lm.tokenizer.encode(" " + v) for v in labels.verbalizers]
@@ -63,6 +73,7 @@ class LMClassifier:
             raise ValueError(f"examples have labels outside {self.labels.names}: {unknown[:5]}")
         self.shots = [(self._clip(t), words[y]) for t, y in zip(texts, labels, strict=True)]
         self._prefix = None
+        self._bias = None
         return self
 
     def prompt_prefix(self) -> str:
@@ -85,9 +96,20 @@ class LMClassifier:
             self._prefix = cache
         return self._prefix
 
-    @torch.no_grad()
     def predict_proba(self, texts: Sequence[str], *, batch_texts: int = 4) -> Tensor:
-        """``(N, K)``: softmax over labels of the mean log-probability of each verbalizer."""
+        """``(N, K)``: softmax over labels of the mean log-probability of each verbalizer
+        (minus the content-free log-probabilities when calibrating)."""
+        scores = self.label_scores(texts, batch_texts=batch_texts)
+        if self.calibrate:
+            if self._bias is None:
+                free = torch.softmax(self.label_scores(list(self.CONTENT_FREE)), -1).mean(0)  # (K,)
+                self._bias = free.log()
+            scores = scores - self._bias
+        return torch.softmax(scores, dim=-1)
+
+    @torch.no_grad()
+    def label_scores(self, texts: Sequence[str], *, batch_texts: int = 4) -> Tensor:
+        """``(N, K)`` mean log-probability of each label's verbalizer tokens after each text."""
         model, tok = self.lm.model, self.lm.tokenizer
         device = model.embed.tok.weight.device
         prefix = self._prefix_cache()
@@ -115,7 +137,7 @@ class LMClassifier:
                 q, lab = len(queries[r // n_labels]), self.label_ids[r % n_labels]
                 pos = torch.arange(q - 1, q - 1 + len(lab))  # logits at t predict token t + 1
                 out[s + r // n_labels, r % n_labels] = logp[r, pos, torch.tensor(lab)].mean()
-        return torch.softmax(out, dim=-1)
+        return out
 
     def classify(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return _results(self.labels.names, self.predict_proba(texts))

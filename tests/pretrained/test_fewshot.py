@@ -57,7 +57,7 @@ def test_lm_scores_equal_a_full_forward_pass(llama_dir, verbalizers):
         ["great movie", "awful film", "good plot"], ["pos", "neg", "pos"]
     )
     texts = ["the movie was great", "bad film", "the plot"]
-    got = clf.predict_proba(texts, batch_texts=2)
+    got = clf.label_scores(texts, batch_texts=2)
     tok = lm.tokenizer
     want = torch.empty(3, 2)
     for i, t in enumerate(texts):
@@ -69,7 +69,15 @@ def test_lm_scores_equal_a_full_forward_pass(llama_dir, verbalizers):
             want[i, j] = logp[
                 torch.arange(len(prompt) - 1, len(prompt) - 1 + len(lab)), torch.tensor(lab)
             ].mean()
-    torch.testing.assert_close(got, torch.softmax(want, -1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    # calibration divides by the label distribution after content-free texts
+    free = torch.softmax(clf.label_scores(list(LMClassifier.CONTENT_FREE)), -1).mean(0)
+    torch.testing.assert_close(
+        clf.predict_proba(texts), torch.softmax(want - free.log(), -1), atol=1e-5, rtol=1e-5
+    )
+    raw = LMClassifier(lm, labels, max_text_tokens=16, calibrate=False)
+    raw.fit(["great movie", "awful film", "good plot"], ["pos", "neg", "pos"])
+    torch.testing.assert_close(raw.predict_proba(texts), torch.softmax(want, -1), atol=1e-5, rtol=1e-5)
 
 
 def test_lm_prompt_that_overflows_the_context_is_refused(llama_dir):
