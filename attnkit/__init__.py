@@ -1,13 +1,14 @@
 """attnkit: self-attention for NLP, readable and measured.
 
 The layers, top to bottom: text -> data -> attention -> layers -> models -> tasks ->
-train/decode/evaluate -> cli/serve/viz. Nothing imports anything above it.
+train/decode/evaluate -> api -> fewshot/viz -> quick/serve -> cli. Nothing imports anything above it.
 """
 
 from attnkit.api import LoadedModel, load, load_config, train
 from attnkit.attention import capture_attention, get_backend, list_backends
 from attnkit.config import ModelConfig, RunConfig
 from attnkit.models import Decoder, Encoder, EncoderDecoder, ModelOutput, model_config
+from attnkit.quick import few_shot, show_attention, zero_shot
 
 __version__ = "0.1.0"
 
@@ -21,10 +22,13 @@ __all__ = [
     "RunConfig",
     "__version__",
     "capture_attention",
+    "few_shot",
     "get_backend",
     "list_backends",
     "load",
     "load_config",
     "model_config",
+    "show_attention",
     "train",
+    "zero_shot",
 ]

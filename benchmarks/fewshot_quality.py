@@ -40,7 +40,7 @@ KS = (0, 1, 4, 16, 64)
 SEEDS = (0, 1, 2)
 DATASETS = {  # name: (eval split, label set)
     "sst2": ("valid", LabelSet.of(
-        ["negative", "positive"], ["a negative movie review", "a positive movie review"])),
+        ["negative", "positive"], ["a terrible film", "a great film"])),
     "trec": ("test", LabelSet.of(
         ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"],
         ["a question asking for an abbreviation or what an acronym stands for",
@@ -51,7 +51,7 @@ DATASETS = {  # name: (eval split, label set)
          "a question asking for a number, a date, a count or an amount"],
         ["abbreviation", "description", "entity", "person", "location", "number"])),
     "chnsenticorp": ("valid", LabelSet.of(
-        ["negative", "positive"], ["a negative hotel review", "a positive hotel review"])),
+        ["negative", "positive"], ["a terrible hotel", "a great hotel"])),
 }  # fmt: skip
 
 

@@ -59,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
     files = export_view(
         view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}"
     )
-    out = view.output if isinstance(view.output, str) else json.dumps(view.output, ensure_ascii=False)
+    out = view.output
+    if isinstance(out, dict) and "embedding" in out:  # 384 numbers are for the JSON, not the terminal
+        head = ", ".join(f"{x:.3f}" for x in out["embedding"][:4])
+        out = f"{out['dim']}-d embedding [{head}, …]"
+    elif not isinstance(out, str):
+        out = json.dumps(out, ensure_ascii=False)
     print(f"{view.task}: {out}")
     for s in view.streams.values():
         print(f"  {s.title}: (L, B, H, T, S) = {tuple(s.weights.shape)}, layers {s.layers}, heads {s.heads}")

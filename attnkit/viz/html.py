@@ -46,15 +46,30 @@ def _json_in_script(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False).replace("<", "\\u003c")
 
 
+def _folded(text: str, keep: int = 300) -> str:
+    """Escaped ``text``; past ``keep`` characters the rest folds into a <details> element."""
+    if len(text) <= keep:
+        return html.escape(text)
+    return (
+        f"<details><summary>{html.escape(text[:keep])}… ({len(text):,} characters)</summary>"
+        f"{html.escape(text)}</details>"
+    )
+
+
+def _output_text(out: Any) -> str:
+    if isinstance(out, dict) and "embedding" in out:  # hundreds of numbers: show their shape
+        head = ", ".join(f"{x:.3f}" for x in out["embedding"][:8])
+        return f"{out['dim']}-d embedding [{head}, …]"
+    return out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)
+
+
 def render_html(payload: dict[str, Any], title: str = "attnkit attention") -> str:
-    out = payload.get("output")
-    out_text = out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)
     return TEMPLATE.format(
         title=html.escape(title),
         css=static_text("attnview.css"),
         js=static_text("attnview.js"),
-        input=html.escape(str(payload.get("input", ""))),
-        output=html.escape(out_text or "—"),
+        input=_folded(str(payload.get("input", ""))),
+        output=_folded(_output_text(payload.get("output")) or "—"),
         data=_json_in_script(payload),
     )
 
