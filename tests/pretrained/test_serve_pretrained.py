@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -78,3 +80,22 @@ def test_chat_with_the_real_smollm2():
     assert "Paris" in r.json()["output"]
     dec = next(s for s in r.json()["attention"]["streams"] if s["name"] == "decoder")
     assert dec["keys"][:2] == ["<|im_start|>", "system"] and dec["shape"][:2] == [30, 9]
+
+
+def test_viz_cli_on_pretrained_directories(bert_dir, llama_dir, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    from attnkit.cli.main import main
+
+    assert (
+        main(["viz", "--ckpt", str(bert_dir[0]), "--text", "the cat sat", "--out", str(tmp_path / "b")]) == 0
+    )
+    assert "48-d embedding" in capsys.readouterr().out
+    w = load_file(tmp_path / "b" / "attention.safetensors")["encoder"]
+    assert tuple(w.shape) == (3, 1, 4, 5, 5)  # [CLS] the cat sat [SEP]
+    argv = ["viz", "--ckpt", str(llama_dir[0]), "--text", "the movie was", "--max-new-tokens", "3"]
+    assert main([*argv, "--heads", "0", "--out", str(tmp_path / "l")]) == 0
+    w = load_file(tmp_path / "l" / "attention.safetensors")["decoder"]
+    labels = json.loads((tmp_path / "l" / "tokens.json").read_text())["streams"]["decoder"]["keys"]
+    assert tuple(w.shape[:3]) == (3, 1, 1) and w.shape[-1] == len(labels)  # (L, B, H) with one head
+    assert labels[:3] == ["the", "movie", "was"]  # the prompt, then what the model generated
