@@ -12,6 +12,7 @@ capture on. The maps are those of that forward pass:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 from attnkit.api import LoadedModel
+from attnkit.decode.generate import generate_ids
 from attnkit.viz.rollout import attention_rollout
 from attnkit.viz.streams import AttentionStream, capture_streams
 from attnkit.viz.tokens import token_labels
@@ -118,16 +120,28 @@ def inspect_attention(
     meta: dict[str, Any] = {"n_layers": _layer_counts(lm), "checkpoint": str(lm.path)}
     sel = {"layers": layers, "heads": heads}
     if task == "lm":
-        output = lm.generate(text, max_new_tokens=max_new_tokens, **decode) if max_new_tokens > 0 else ""
-        ids = tok.encode(text + output) or [tok.bos_id]
+        # The view covers exactly the tokens the model read and wrote (no re-tokenizing).
+        ids = tok.encode(text) or [tok.bos_id]
+        meta["prompt_tokens"] = len(ids)
+        new: list[int] = []
+        if max_new_tokens > 0:
+            cfg = dataclasses.replace(lm.cfg.decode, max_new_tokens=max_new_tokens, **decode)
+            for nxt in generate_ids(
+                lm.model, torch.tensor([ids], device=device), cfg, stop_ids=(tok.eos_id,)
+            ):
+                if int(nxt[0]) == tok.eos_id:
+                    break
+                new.append(int(nxt[0]))
+        output = tok.decode(new)
+        ids = ids + new
         limit = lm.cfg.model.max_seq_len
         if len(ids) > limit:  # generation slides its window the same way: show the last one
             meta["shown_from_token"] = len(ids) - limit
             ids = ids[-limit:]
+        meta["ids"] = ids
         streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
         labels = token_labels(tok, ids)
         streams["decoder"].queries = streams["decoder"].keys = labels
-        meta["prompt_tokens"] = len(tok.encode(text))
     elif task == "embedding":
         ids = tok.encode(text, add_bos=True, add_eos=True)
         _check_len(len(ids), lm.cfg.model.max_seq_len, "the text", "the model's position table")

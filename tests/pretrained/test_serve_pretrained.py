@@ -97,5 +97,5 @@ def test_viz_cli_on_pretrained_directories(bert_dir, llama_dir, tmp_path, capsys
     assert main([*argv, "--heads", "0", "--out", str(tmp_path / "l")]) == 0
     w = load_file(tmp_path / "l" / "attention.safetensors")["decoder"]
     labels = json.loads((tmp_path / "l" / "tokens.json").read_text())["streams"]["decoder"]["keys"]
-    assert tuple(w.shape[:3]) == (3, 1, 1) and w.shape[-1] == len(labels)  # (L, B, H) with one head
-    assert labels[:3] == ["the", "movie", "was"]  # the prompt, then what the model generated
+    assert tuple(w.shape) == (3, 1, 1, 6, 6)  # (L, B, H, T, S): 3 prompt words + 3 generated tokens
+    assert labels[:3] == ["the", "movie", "was"] and len(labels) == 6

@@ -15,7 +15,8 @@ def _inputs(lm, view):
     """The ids the view's forward pass used, rebuilt from the checkpoint's tokenizer."""
     tok = lm.tokenizer
     if lm.cfg.task == "lm":
-        return (torch.tensor([tok.encode(view.input + view.output)]),)
+        assert tok.decode(view.meta["ids"][view.meta["prompt_tokens"] :]) == view.output
+        return (torch.tensor([view.meta["ids"]]),)
     if lm.cfg.task == "classification":
         from attnkit.tasks.classify import ClassificationTask
 
