@@ -82,9 +82,13 @@ def main() -> int:
 
     def theirs():
         with torch.no_grad():
-            return hf.generate(ids, max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=2)
+            # an explicit mask: inferred from pad_token_id it would hide the prompt's <|im_end|> (id 2)
+            return hf.generate(
+                ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                eos_token_id=None, pad_token_id=2,
+            )  # fmt: skip
 
-    same = torch.equal(ours()[0, : ids.shape[1] + n], theirs()[0, : ids.shape[1] + n])
+    same = torch.equal(ours(), theirs())
     a, b, ratio = interleave(ours, theirs, args.rounds)
     rows.append(
         ("SmolLM2-135M greedy generation, batch 1", f"{n / a:.1f} tok/s", f"{n / b:.1f} tok/s", ratio, same)

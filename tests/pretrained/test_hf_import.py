@@ -60,7 +60,10 @@ def test_llama_logits_and_greedy_tokens_match_transformers(llama_dir):
     with torch.no_grad():
         torch.testing.assert_close(ours(ids).logits, hf(ids).logits, atol=1e-4, rtol=1e-4)
         got = greedy_generate(ours, ids[:1], 12)
-        want = hf.generate(ids[:1], max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0)
+        want = hf.generate(
+            ids[:1], attention_mask=torch.ones_like(ids[:1]), max_new_tokens=12, do_sample=False,
+            eos_token_id=None, pad_token_id=0,
+        )  # fmt: skip
     assert torch.equal(got, want)
 
 

@@ -69,7 +69,11 @@ def test_smollm2_greedy_tokens_equal_transformers(smollm2):
     with torch.no_grad():
         torch.testing.assert_close(ours.model(ids).logits, hf(ids).logits, atol=1e-4, rtol=1e-4)
         got = greedy_generate(ours.model, ids, 24)
-        want = hf.generate(ids, max_new_tokens=24, do_sample=False, eos_token_id=None, pad_token_id=2)
+        # explicit mask: one inferred from pad_token_id=2 would hide the prompt's <|im_end|> tokens
+        want = hf.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, do_sample=False,
+            eos_token_id=None, pad_token_id=2,
+        )  # fmt: skip
     assert torch.equal(got, want)
     reply = ours.respond(["What is the capital of France?"], max_new_tokens=24)
     assert "Paris" in reply and "<|im_end|>" not in reply
