@@ -117,7 +117,7 @@ def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="tokenizer file not found"):
         load_tokenizer(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text('{"kind": "sentencepiece"}')
-    known = "bpe, char, pair, word"
+    known = "bpe, char, hf, pair, word"
     with pytest.raises(ValueError, match=f"unknown tokenizer kind 'sentencepiece'; known: {known}"):
         load_tokenizer(tmp_path / "bad.json")
     (tmp_path / "junk.json").write_bytes(b"\xff\x00")
