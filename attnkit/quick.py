@@ -1,9 +1,9 @@
 """One-call helpers over loaded models: zero-/few-shot classification and the attention view.
 
-    import attnkit
-    mini = attnkit.load("minilm")
-    attnkit.zero_shot(mini, ["a gripping, beautiful film"], "positive,negative")
-    attnkit.show_attention(mini, "a gripping, beautiful film", "viz/minilm")   # -> attention.html
+import attnkit
+mini = attnkit.load("minilm")
+attnkit.zero_shot(mini, ["a gripping, beautiful film"], "positive,negative")
+attnkit.show_attention(mini, "a gripping, beautiful film", "viz/minilm")   # -> attention.html
 """
 
 from __future__ import annotations
