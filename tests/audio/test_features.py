@@ -1,0 +1,89 @@
+"""The audio front end: WAV reading, loudness, log-mel frames, SpecAugment."""
+
+from __future__ import annotations
+
+import math
+import struct
+import wave
+
+import pytest
+import torch
+
+from attnkit.audio import FeatureConfig, log_mel, mel_filterbank, normalize_loudness, read_wav, spec_augment
+from attnkit.audio.features import mel_center_hz
+
+
+def _write_wav(path, samples, rate=8000, channels=1, width=2):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        if width == 2:
+            w.writeframes(b"".join(struct.pack("<h", int(max(-1, min(1, s)) * 32767)) for s in samples))
+        else:
+            w.writeframes(bytes(len(samples) * width * channels))
+
+
+def _sine(freq, seconds=0.5, rate=8000, amp=0.5):
+    return [amp * math.sin(2 * math.pi * freq * i / rate) for i in range(int(seconds * rate))]
+
+
+def test_read_wav_round_trips_samples(tmp_path):
+    s = _sine(440, 0.1)
+    _write_wav(tmp_path / "a.wav", s)
+    x = read_wav(tmp_path / "a.wav", sample_rate=8000)
+    assert x.dtype == torch.float32 and x.shape == (800,)
+    torch.testing.assert_close(x, torch.tensor(s), atol=1 / 16000, rtol=0)
+
+
+def test_read_wav_errors_name_the_problem(tmp_path):
+    (tmp_path / "t.wav").write_text("not audio")
+    cases = [
+        (tmp_path / "missing.wav", FileNotFoundError, "audio file not found"),
+        (tmp_path / "t.wav", ValueError, "not a readable WAV file"),
+    ]
+    _write_wav(tmp_path / "stereo.wav", [0.0] * 10, channels=2, width=1)
+    cases.append((tmp_path / "stereo.wav", ValueError, "mono 16-bit PCM"))
+    _write_wav(tmp_path / "empty.wav", [])
+    cases.append((tmp_path / "empty.wav", ValueError, "empty"))
+    for path, err, msg in cases:
+        with pytest.raises(err, match=msg):
+            read_wav(path)
+    _write_wav(tmp_path / "r.wav", _sine(100, 0.2, rate=16000), rate=16000)
+    with pytest.raises(ValueError, match="sample rate 16000 Hz, expected 8000 Hz"):
+        read_wav(tmp_path / "r.wav", sample_rate=8000)
+    with pytest.raises(ValueError, match=r"more than the 0\.1 s limit"):
+        read_wav(tmp_path / "r.wav", max_seconds=0.1)
+
+
+def test_loudness_normalisation_equalises_rms():
+    quiet, loud = 0.02 * torch.randn(4000), 0.5 * torch.randn(4000)
+    for x in (quiet, loud):
+        assert abs(float(normalize_loudness(x, 0.1).pow(2).mean().sqrt()) - 0.1) < 1e-5
+    assert torch.equal(normalize_loudness(torch.zeros(10)), torch.zeros(10))
+
+
+def test_log_mel_shape_and_a_sine_peaks_in_its_band():
+    cfg = FeatureConfig()
+    x = torch.tensor(_sine(1000.0, 0.5))
+    f = log_mel(x, cfg)
+    assert f.shape == (1 + 4000 // cfg.hop, cfg.n_mels)  # (T, n_mels), centred frames
+    peak = int(f[5:-5].mean(0).argmax())
+    centres = mel_center_hz(cfg)
+    assert int((centres - 1000.0).abs().argmin()) == peak  # the filter centred nearest 1 kHz
+    fb = mel_filterbank(cfg)
+    assert fb.shape == (cfg.n_mels, cfg.n_fft // 2 + 1) and float(fb.min()) == 0.0
+    assert log_mel(torch.zeros(50)).shape == (1, cfg.n_mels)  # shorter than half a window
+    with pytest.raises(ValueError, match="non-empty"):
+        log_mel(torch.zeros(0))
+
+
+def test_spec_augment_masks_bands_with_the_mean():
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(100, 40)
+    out = spec_augment(f, g, time_masks=1, time_width=10, freq_masks=1, freq_width=5)
+    changed = out != f
+    assert out.shape == f.shape and bool(changed.any())
+    assert torch.all(out[changed] == f.mean())  # masked cells hold the mean, nothing else moved
+    assert torch.equal(spec_augment(f, torch.Generator().manual_seed(0), time_masks=1, time_width=10,
+                                    freq_masks=1, freq_width=5), out)  # fmt: skip
