@@ -137,6 +137,7 @@ class LoadedModel:
             raise ValueError(
                 f"this checkpoint is a {self.cfg.task!r} model; embed() needs an encoder (minilm)"
             )
+        from attnkit.data.masks import lengths_to_padding_mask
         from attnkit.data.seq2seq import pad_batch
 
         tok, limit = self.tokenizer, self.cfg.model.max_seq_len
@@ -145,9 +146,7 @@ class LoadedModel:
         for s in range(0, len(texts), batch_size):
             ids = [tok.encode(t, add_bos=True, add_eos=True)[:limit] for t in texts[s : s + batch_size]]
             x = pad_batch(ids, tok.pad_id).to(device)
-            real = torch.zeros_like(x, dtype=torch.bool)
-            for i, row in enumerate(ids):
-                real[i, : len(row)] = True
+            real = lengths_to_padding_mask(torch.tensor([len(r) for r in ids], device=device), x.shape[1])
             h = self.model(x, padding_mask=real).hidden  # (B, T, C)
             m = real.unsqueeze(-1).to(h.dtype)  # (B, T) -> (B, T, 1)
             e = (h * m).sum(1) / m.sum(1).clamp(min=1)
@@ -196,27 +195,22 @@ class LoadedModel:
             raise ValueError("respond_stream() needs an instruction-tuned LM with a chat format (smollm2)")
         if not history:
             raise ValueError("respond_stream() needs the conversation so far: at least one turn")
+        return self.stream(self.chat_prompt(history), **decode)
+
+    def chat_prompt(self, history: Sequence[str]) -> str:
+        """The prompt for the next assistant turn after ``history`` in the model's chat format."""
         from attnkit.text.chat import format_chat
 
-        prompt = format_chat(self.chat_format["format"], list(history), self.chat_format.get("system"))
-        return self.stream(prompt, **decode)
+        return format_chat(self.chat_format["format"], list(history), self.chat_format.get("system"))
 
     def classify(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """``{"label": best, "probs": {label: p}}`` for each text (a classification checkpoint)."""
         if self.cfg.task != "classification":
             raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a classifier")
-        from attnkit.tasks.classify import ClassificationTask
+        from attnkit.tasks.classify import ClassificationTask, label_results
 
         task = ClassificationTask.for_inference(self.cfg, self.tokenizer)
-        probs = task.predict_proba(self.model, list(texts))
-        labels = self.cfg.model.labels or []
-        return [
-            {
-                "label": labels[int(p.argmax())],
-                "probs": {name: round(float(x), 6) for name, x in zip(labels, p, strict=True)},
-            }
-            for p in probs
-        ]
+        return label_results(self.cfg.model.labels or [], task.predict_proba(self.model, list(texts)))
 
     def evaluate(
         self,
@@ -269,9 +263,9 @@ def load_pretrained(
     """A registered pretrained model (``minilm``, ``smollm2``) or an HF-format directory, in
     attnkit's own Encoder/Decoder with its own tokenizer (see :mod:`attnkit.pretrained`)."""
     from attnkit.pretrained.convert import model_from_hf_dir
-    from attnkit.pretrained.registry import tokenizer_for
+    from attnkit.pretrained.registry import resolve, tokenizer_for
 
-    d, spec = resolve_pretrained(name_or_dir)
+    d, spec = resolve(name_or_dir)
     model, hf_cfg = model_from_hf_dir(d)
     tokenizer = tokenizer_for(d, hf_cfg["model_type"])
     if tokenizer.vocab_size > model.cfg.vocab_size:
@@ -292,9 +286,3 @@ def load_pretrained(
     }
     model.to(device).eval()
     return LoadedModel(model, tokenizer, cfg, d, manifest)
-
-
-def resolve_pretrained(name_or_dir: str | os.PathLike):
-    from attnkit.pretrained.registry import resolve
-
-    return resolve(name_or_dir)

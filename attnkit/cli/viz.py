@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -47,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from attnkit.data.sources import read_text
     from attnkit.viz.export import export_view
     from attnkit.viz.inspect import inspect_attention
+    from attnkit.viz.payload import output_text
 
     text = read_text(args.input).rstrip("\n") if args.input else args.text.replace("\\n", "\n")
     lm = load(args.ckpt)
@@ -59,13 +59,7 @@ def run(args: argparse.Namespace) -> int:
     files = export_view(
         view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}"
     )
-    out = view.output
-    if isinstance(out, dict) and "embedding" in out:  # 384 numbers are for the JSON, not the terminal
-        head = ", ".join(f"{x:.3f}" for x in out["embedding"][:4])
-        out = f"{out['dim']}-d embedding [{head}, …]"
-    elif not isinstance(out, str):
-        out = json.dumps(out, ensure_ascii=False)
-    print(f"{view.task}: {out}")
+    print(f"{view.task}: {output_text(view.output)}")
     for s in view.streams.values():
         print(f"  {s.title}: (L, B, H, T, S) = {tuple(s.weights.shape)}, layers {s.layers}, heads {s.heads}")
     print(f"wrote {len(files)} files to {args.out}; open {Path(args.out) / 'attention.html'} in a browser")

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from attnkit.fewshot.labels import LabelSet
-from attnkit.fewshot.prototypes import _results
+from attnkit.tasks.classify import label_results
 
 
 class LMClassifier:
@@ -76,6 +76,13 @@ class LMClassifier:
         self._bias = None
         return self
 
+    def _query(self, text: str) -> str:
+        return f"Text: {self._clip(text)}\nLabel:"
+
+    def prompt(self, text: str) -> str:
+        """The whole prompt the model reads before the label word for ``text``."""
+        return self.prompt_prefix() + self._query(text)
+
     def prompt_prefix(self) -> str:
         return self.instruction + "\n\n" + "".join(f"Text: {t}\nLabel: {v}\n\n" for t, v in self.shots)
 
@@ -118,7 +125,7 @@ class LMClassifier:
         single = all(len(lab) == 1 for lab in self.label_ids)
         for s in range(0, len(texts), batch_texts):
             chunk = texts[s : s + batch_texts]
-            queries = [tok.encode(f"Text: {self._clip(t)}\nLabel:") for t in chunk]
+            queries = [tok.encode(self._query(t)) for t in chunk]
             # One-token verbalizers are scored from the query's last position alone: one row per
             # text. Longer ones need a row per (text, label), text-major.
             rows = queries if single else [q + lab for q in queries for lab in self.label_ids]
@@ -140,4 +147,4 @@ class LMClassifier:
         return out
 
     def classify(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        return _results(self.labels.names, self.predict_proba(texts))
+        return label_results(self.labels.names, self.predict_proba(texts))

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from attnkit.fewshot.labels import LabelSet
+from attnkit.tasks.classify import label_results
 
 
 class EmbeddingClassifier:
@@ -43,15 +44,9 @@ class EmbeddingClassifier:
         sims = self.lm.embed(list(texts)) @ self.prototypes.T  # (N, C) @ (C, K) -> (N, K)
         return torch.softmax(sims / self.temperature, dim=-1)
 
+    def prompt(self, text: str) -> str:
+        """What the model reads for ``text`` (the text itself: prototypes need no prompt)."""
+        return text
+
     def classify(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        return _results(self.labels.names, self.predict_proba(texts))
-
-
-def _results(names: list[str], probs: Tensor) -> list[dict[str, Any]]:
-    return [
-        {
-            "label": names[int(p.argmax())],
-            "probs": {n: round(float(x), 6) for n, x in zip(names, p, strict=True)},
-        }
-        for p in probs
-    ]
+        return label_results(self.labels.names, self.predict_proba(texts))

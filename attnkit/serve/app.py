@@ -337,12 +337,7 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
             result = clf.classify([text])[0]
             if not (req.attention and has_attention(lm.model)):
                 return {"output": result, "attention": None}
-            shown = (
-                text
-                if lm.cfg.task == "embedding"
-                else clf.prompt_prefix() + f"Text: {clf._clip(text)}\nLabel:"
-            )
-            view = inspect_attention(lm, shown)
+            view = inspect_attention(lm, clf.prompt(text))  # what the model read for this text
             view.output = result
             return {"output": result, "attention": view_payload(view)}
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +31,17 @@ from attnkit.data.datasets import hash_bucket, load_dataset
 from attnkit.data.seq2seq import pad_batch
 from attnkit.tasks.base import Batch
 from attnkit.text import Tokenizer, build_tokenizer
+
+
+def label_results(names: Sequence[str], probs: Tensor) -> list[dict[str, Any]]:
+    """``{"label": best, "probs": {name: p}}`` per row of ``(N, K)`` class probabilities."""
+    return [
+        {
+            "label": names[int(p.argmax())],
+            "probs": {n: round(float(x), 6) for n, x in zip(names, p, strict=True)},
+        }
+        for p in probs
+    ]
 
 
 def macro_f1(confusion: list[list[int]]) -> float:

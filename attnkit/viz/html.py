@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from attnkit.viz.payload import output_text
+
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -56,20 +58,13 @@ def _folded(text: str, keep: int = 300) -> str:
     )
 
 
-def _output_text(out: Any) -> str:
-    if isinstance(out, dict) and "embedding" in out:  # hundreds of numbers: show their shape
-        head = ", ".join(f"{x:.3f}" for x in out["embedding"][:8])
-        return f"{out['dim']}-d embedding [{head}, …]"
-    return out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)
-
-
 def render_html(payload: dict[str, Any], title: str = "attnkit attention") -> str:
     return TEMPLATE.format(
         title=html.escape(title),
         css=static_text("attnview.css"),
         js=static_text("attnview.js"),
         input=_folded(str(payload.get("input", ""))),
-        output=_folded(_output_text(payload.get("output")) or "—"),
+        output=_folded(output_text(payload.get("output")) or "—"),
         data=_json_in_script(payload),
     )
 

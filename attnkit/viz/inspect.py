@@ -99,9 +99,7 @@ def inspect_attention(
     """
     task = lm.cfg.task
     if task == "lm" and history and lm.chat_format:  # an instruction-tuned LM answering a chat
-        from attnkit.text.chat import format_chat
-
-        prompt = format_chat(lm.chat_format["format"], list(history), lm.chat_format.get("system"))
+        prompt = lm.chat_prompt(history)
         view = inspect_attention(
             lm, prompt, max_new_tokens=max_new_tokens or 128, layers=layers, heads=heads, **decode
         )

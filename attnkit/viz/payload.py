@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
+import json
 from typing import Any
 
 import torch
@@ -48,6 +49,14 @@ def stream_payload(s: AttentionStream, row: int = 0) -> dict[str, Any]:
         "shape": [n_l, n_h, t, k],
         "data": encode_weights(w),
     }
+
+
+def output_text(out: Any) -> str:
+    """A task output as one line: text as is, an embedding by its size and first values."""
+    if isinstance(out, dict) and "embedding" in out:  # hundreds of numbers: show their shape
+        head = ", ".join(f"{x:.3f}" for x in out["embedding"][:8])
+        return f"{out['dim']}-d embedding [{head}, …]"
+    return out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)
 
 
 def view_payload(view, *, rollout: bool = True) -> dict[str, Any]:

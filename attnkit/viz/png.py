@@ -23,8 +23,12 @@ def _pyplot():
     return plt
 
 
+def _tick_step(n: int) -> int:
+    return max(1, -(-n // MAX_TICKS))  # ceil(n / MAX_TICKS)
+
+
 def _ticks(ax, labels: Sequence[str], axis: str, fontsize: float) -> None:
-    step = max(1, -(-len(labels) // MAX_TICKS))
+    step = _tick_step(len(labels))
     pos = list(range(0, len(labels), step))
     names = [labels[i] for i in pos]
     if axis == "x":
@@ -35,7 +39,7 @@ def _ticks(ax, labels: Sequence[str], axis: str, fontsize: float) -> None:
 
 def _label_size(n: int) -> float:
     """Font size for ``n`` labels along an axis; only every k-th of a long axis is drawn."""
-    shown = min(n, MAX_TICKS) if n <= MAX_TICKS else -(-n // -(-n // MAX_TICKS))
+    shown = -(-n // _tick_step(n))  # the labels _ticks draws
     return max(4.0, min(10.0, 520.0 / max(shown, 1)))
 
 
