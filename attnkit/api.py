@@ -212,6 +212,33 @@ class LoadedModel:
         task = ClassificationTask.for_inference(self.cfg, self.tokenizer)
         return label_results(self.cfg.model.labels or [], task.predict_proba(self.model, list(texts)))
 
+    def audio_features(self, audio: str | os.PathLike | bytes | torch.Tensor) -> torch.Tensor:
+        """The ``(T, n_mels)`` frames a speech checkpoint reads for a WAV path (or the file's
+        bytes) or ``(N,)`` samples at its sample rate (files are mixed to mono and resampled; see
+        :func:`attnkit.audio.load_audio`)."""
+        from attnkit.audio import featurize, load_audio
+        from attnkit.tasks.speech import feature_config
+
+        fcfg = feature_config(self.cfg.data)
+        wave = audio if isinstance(audio, torch.Tensor) else load_audio(audio, fcfg)
+        if wave.dim() != 1 or wave.numel() == 0:
+            raise ValueError(f"expected non-empty (N,) samples, got shape {tuple(wave.shape)}")
+        if wave.numel() > fcfg.max_seconds * fcfg.sample_rate:
+            raise ValueError(f"{wave.numel() / fcfg.sample_rate:.1f} s of audio, more than the "
+                             f"{fcfg.max_seconds:g} s limit; cut it into shorter pieces")  # fmt: skip
+        return featurize(wave.float(), fcfg)
+
+    def transcribe(
+        self, audio: Sequence[str | os.PathLike | bytes | torch.Tensor], **decode: Any
+    ) -> list[str]:
+        """The transcript of each WAV file (or ``(N,)`` waveform) with a speech checkpoint."""
+        if self.cfg.task != "speech":
+            raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a speech model")
+        from attnkit.decode.speech import transcribe
+
+        frames = [self.audio_features(a) for a in audio]
+        return transcribe(self.model, self.tokenizer, frames, dataclasses.replace(self.cfg.decode, **decode))
+
     def evaluate(
         self,
         split: str = "test",
@@ -227,7 +254,15 @@ class LoadedModel:
         first N examples) and add BLEU/chrF or ROUGE; the outputs are under ``"hypotheses"``.
         """
         m = self.task.evaluate(self.model, split, self.cfg.train.batch_size, max_batches)
-        if self.is_seq2seq and decode:
+        if self.cfg.task == "speech" and decode:
+            from attnkit.decode.speech import transcribe
+
+            frames = self.task.features(split)[:limit]
+            hyps = transcribe(
+                self.model, self.tokenizer, frames, dataclasses.replace(self.cfg.decode, **decode_overrides)
+            )
+            m = {**m, **self.task.score(hyps, split), "hypotheses": hyps}
+        elif self.is_seq2seq and decode:
             sources = self.task.sources(split)[:limit]
             hyps = self.transduce(sources, **decode_overrides)
             m = {**m, **self.task.score(hyps, split), "hypotheses": hyps, "examples": len(hyps)}

@@ -5,11 +5,14 @@
   corpus can differ 5x in level (FSDD), which a model would otherwise have to learn around.
 - :func:`log_mel`: power STFT (Hann window) -> triangular mel filters (HTK mel scale) -> log.
   Frames are ``(T, n_mels)``, T = 1 + len // hop (centred frames).
+- :func:`featurize`: the whole chain a speech model sees: loudness -> log-mel -> per-recording
+  mean/variance normalisation of each mel band (removes the channel and speaker's spectral tilt).
 - :func:`spec_augment`: random time and frequency masks for training (Park et al. 2019).
 """
 
 from __future__ import annotations
 
+import io
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,24 +38,44 @@ class FeatureConfig:
     """Longer audio is refused (a clear error, not a slow model)."""
 
 
-def read_wav(path: str | Path, *, sample_rate: int | None = None, max_seconds: float | None = None) -> Tensor:
-    """Samples ``(N,)`` float32 in [-1, 1] from a mono 16-bit PCM WAV file.
+def wav_info(source: str | Path | bytes) -> tuple[int, int, int, int]:
+    """``(channels, sample width in bytes, sample rate, frames)`` of a WAV file or its bytes."""
+    return _open_wav(source, header_only=True)[0]
+
+
+def _open_wav(
+    source: str | Path | bytes, header_only: bool = False
+) -> tuple[tuple[int, int, int, int], bytes, str]:
+    if isinstance(source, bytes | bytearray):
+        where, handle = "the uploaded audio", io.BytesIO(source)
+    else:
+        p = Path(source)
+        if not p.is_file():
+            raise FileNotFoundError(f"audio file not found: {p}")
+        where, handle = str(p), str(p)
+    try:
+        with wave.open(handle, "rb") as w:
+            info = (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes())
+            raw = b"" if header_only else w.readframes(info[3])
+    except (wave.Error, EOFError) as e:
+        raise ValueError(f"{where} is not a readable WAV file ({e}); convert it to 16-bit PCM WAV") from None
+    return info, raw, where
+
+
+def read_wav(
+    path: str | Path | bytes, *, sample_rate: int | None = None, max_seconds: float | None = None,
+    mix: bool = False,
+) -> Tensor:  # fmt: skip
+    """Samples ``(N,)`` float32 in [-1, 1] from a mono 16-bit PCM WAV file (or its bytes);
+    ``mix`` also accepts stereo and other channel counts, averaged to mono.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: not a WAV file, not mono 16-bit PCM, another sample rate than asked, empty,
             or longer than ``max_seconds``, each naming the file and the fix.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"audio file not found: {p}")
-    try:
-        with wave.open(str(p), "rb") as w:
-            channels, width, rate, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            raw = w.readframes(n)
-    except (wave.Error, EOFError) as e:
-        raise ValueError(f"{p} is not a readable WAV file ({e}); convert it to 16-bit PCM WAV") from None
-    if channels != 1 or width != 2:
+    (channels, width, rate, n), _, p = _open_wav(path, header_only=True)
+    if (channels != 1 and not mix) or width != 2:
         raise ValueError(
             f"{p}: {channels} channel(s) of {8 * width}-bit samples; attnkit reads mono 16-bit PCM "
             "(e.g. `sox in.wav -c 1 -b 16 out.wav`)"
@@ -63,8 +86,34 @@ def read_wav(path: str | Path, *, sample_rate: int | None = None, max_seconds: f
         raise ValueError(f"{p}: the recording is empty")
     if max_seconds is not None and n / rate > max_seconds:
         raise ValueError(f"{p}: {n / rate:.1f} s of audio, more than the {max_seconds:g} s limit")
-    samples = torch.frombuffer(bytearray(raw), dtype=torch.int16).float()
-    return samples / 32768.0
+    raw = _open_wav(path)[1]  # read only once the header passed every check
+    n = len(raw) // (2 * channels)  # a truncated file holds fewer frames than its header says
+    if n == 0:
+        raise ValueError(f"{p}: the recording is empty (or truncated before its first sample)")
+    samples = torch.frombuffer(bytearray(raw[: 2 * channels * n]), dtype=torch.int16).float() / 32768.0
+    return samples.view(n, channels).mean(1) if channels > 1 else samples  # (N*ch,) -> (N, ch) -> (N,)
+
+
+def resample(x: Tensor, from_rate: int, to_rate: int) -> Tensor:
+    """Band-limited resampling of ``(N,)`` samples by cutting or zero-padding the spectrum
+    (content above the lower Nyquist frequency is dropped, which is the anti-aliasing)."""
+    if from_rate == to_rate:
+        return x
+    n = x.numel()
+    m = max(1, round(n * to_rate / from_rate))
+    spec = torch.fft.rfft(x.double())
+    keep = min(spec.numel(), m // 2 + 1)
+    out = torch.zeros(m // 2 + 1, dtype=spec.dtype)
+    out[:keep] = spec[:keep]
+    return (torch.fft.irfft(out, n=m) * (m / n)).to(x.dtype)
+
+
+def load_audio(source: str | Path | bytes, cfg: FeatureConfig = FeatureConfig()) -> Tensor:
+    """Any mono or multi-channel 16-bit PCM WAV (path or bytes) as ``(N,)`` samples at
+    ``cfg.sample_rate``, at most ``cfg.max_seconds`` long (what a user's own file goes through
+    before :func:`featurize`)."""
+    samples = read_wav(source, max_seconds=cfg.max_seconds, mix=True)
+    return resample(samples, wav_info(source)[2], cfg.sample_rate)
 
 
 def normalize_loudness(x: Tensor, target_rms: float = 0.1, eps: float = 1e-8) -> Tensor:
@@ -138,3 +187,15 @@ def mel_center_hz(cfg: FeatureConfig) -> Tensor:
     f_max = cfg.f_max or cfg.sample_rate / 2
     m = torch.linspace(_hz_to_mel(torch.tensor(cfg.f_min)), _hz_to_mel(torch.tensor(f_max)), cfg.n_mels + 2)
     return _mel_to_hz(m[1:-1])
+
+
+def cmvn(feats: Tensor, eps: float = 1e-5) -> Tensor:
+    """``(T, M)`` frames with each band shifted to mean 0 and scaled to variance 1 over time."""
+    mean = feats.mean(0, keepdim=True)
+    std = feats.std(0, keepdim=True, unbiased=False) if feats.shape[0] > 1 else torch.ones_like(mean)
+    return (feats - mean) / (std + eps)
+
+
+def featurize(samples: Tensor, cfg: FeatureConfig = FeatureConfig()) -> Tensor:
+    """``(N,)`` samples -> ``(T, n_mels)`` normalised log-mel frames (the model's input)."""
+    return cmvn(log_mel(normalize_loudness(samples, cfg.target_rms), cfg))

@@ -7,7 +7,8 @@ Commands:
     summarize  summarize documents (one per line, or --input) with a summarization checkpoint
     chat       talk with a dialogue checkpoint (/reset, /history, /quit); works through a pipe
     classify   label texts (one per line, or --input) with a classification checkpoint
-    eval       score a checkpoint on a split (perplexity; BLEU/chrF or ROUGE for seq2seq)
+    transcribe transcribe WAV files with a speech checkpoint
+    eval       score a checkpoint on a split (perplexity; BLEU/chrF, ROUGE; accuracy/WER/CER)
     demo       build tiny models, run them, print parameter counts and attention-map shapes
     backends   list the registered attention backends and what each can do
     viz        write one input's attention maps: offline HTML head/model view, PNGs, tensors
@@ -205,6 +206,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     lm = load(args.ckpt)
+    if lm.cfg.task == "speech":
+        from attnkit.cli.speech import run_eval
+
+        return run_eval(lm, args)
     if lm.is_seq2seq:
         return _eval_seq2seq(lm, args)
     if lm.cfg.task == "classification":
@@ -305,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test")
     e.add_argument("--max-batches", type=int, help="loss on only the first N batches")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    e.add_argument("--beam", type=int, help="seq2seq: beam width (default: the recipe's)")
-    e.add_argument("--limit", type=int, help="seq2seq: decode only the first N examples")
+    e.add_argument("--beam", type=int, help="seq2seq/speech: beam width (default: the recipe's)")
+    e.add_argument("--limit", type=int, help="seq2seq/speech: decode only the first N examples")
     e.add_argument("--out-dir", help="seq2seq: where hypotheses and scores go (default: <run>/eval)")
     e.set_defaults(func=_cmd_eval)
 
@@ -337,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("overrides", nargs="*", help="dotted overrides such as steps=300 lengths=[16,32]")
     s.set_defaults(func=_cmd_study)
 
-    from attnkit.cli import serve, viz
+    from attnkit.cli import serve, speech, viz
 
+    speech.add_parser(sub)
     viz.add_parser(sub)
     serve.add_parser(sub)
 

@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     s.add_argument("--max-concurrency", type=int, default=2, help="model calls running at once")
     s.add_argument("--max-queue", type=int, default=16, help="requests waiting beyond that; more get 429")
     s.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per request")
+    s.add_argument("--max-audio-bytes", type=int, default=1_000_000, help="largest WAV upload (speech)")
+    s.add_argument("--max-audio-seconds", type=float, default=10.0, help="longest recording (speech)")
     s.add_argument(
         "--threads", type=int, help="torch threads per model call (default: CPU cores / --max-concurrency)"
     )
@@ -42,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     from attnkit.serve.app import ServeLimits, create_app
 
-    limits = ServeLimits(args.max_input_chars, args.max_concurrency, args.max_queue, args.max_new_tokens)
+    limits = ServeLimits(
+        args.max_input_chars, args.max_concurrency, args.max_queue, args.max_new_tokens,
+        args.max_audio_bytes, args.max_audio_seconds,
+    )  # fmt: skip
     # Each running call gets its own OpenMP team of this size; cores / calls avoids oversubscription.
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.max_concurrency))
     torch.set_num_threads(threads)

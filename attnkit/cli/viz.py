@@ -32,6 +32,7 @@ def add_parser(sub) -> None:
     src = v.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help='the input; for a dialogue checkpoint turns are separated by "\\n"')
     src.add_argument("--input", help="read the input from this UTF-8 file (long inputs)")
+    src.add_argument("--audio", help="speech checkpoints: a WAV file to transcribe and show")
     v.add_argument("--layers", help="block indices to capture, e.g. 0,2 or 0-3 (default all)")
     v.add_argument("--heads", help="head indices to capture (default all)")
     v.add_argument("--max-new-tokens", type=int, default=0, help="LM: tokens to generate after the prompt")
@@ -48,14 +49,19 @@ def run(args: argparse.Namespace) -> int:
     from attnkit.viz.inspect import inspect_attention
     from attnkit.viz.payload import output_text
 
-    text = read_text(args.input).rstrip("\n") if args.input else args.text.replace("\\n", "\n")
     lm = load(args.ckpt)
     decode = {"beam_size": args.beam} if args.beam is not None else {}
-    kw = {"history": text.split("\n")} if lm.cfg.task == "dialogue" else {"text": text}
-    view = inspect_attention(
-        lm, **kw, max_new_tokens=args.max_new_tokens,
-        layers=parse_indices(args.layers, "layers"), heads=parse_indices(args.heads, "heads"), **decode,
-    )  # fmt: skip
+    sel = {"layers": parse_indices(args.layers, "layers"), "heads": parse_indices(args.heads, "heads")}
+    if (lm.cfg.task == "speech") != bool(args.audio):
+        raise ValueError("speech checkpoints take --audio FILE.wav; text checkpoints take --text or --input")
+    if args.audio:
+        from attnkit.viz.speech import inspect_speech
+
+        view = inspect_speech(lm, args.audio, **sel, **decode)
+    else:
+        text = read_text(args.input).rstrip("\n") if args.input else args.text.replace("\\n", "\n")
+        kw = {"history": text.split("\n")} if lm.cfg.task == "dialogue" else {"text": text}
+        view = inspect_attention(lm, **kw, max_new_tokens=args.max_new_tokens, **sel, **decode)
     files = export_view(
         view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}"
     )

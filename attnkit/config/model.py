@@ -16,11 +16,11 @@ from attnkit.attention.registry import get_backend
 class ModelConfig:
     """Architecture of a Transformer stack (or of both stacks of an encoder-decoder)."""
 
-    arch: Literal["transformer", "lstm", "rnn", "cnn", "fasttext"] = "transformer"
+    arch: Literal["transformer", "lstm", "rnn", "cnn", "fasttext", "logreg"] = "transformer"
     """Transformer stacks; or the baselines with the same interfaces: ``lstm`` (language model, or
     BiLSTM classifier), ``rnn`` (GRU encoder-decoder with Bahdanau attention), ``cnn`` (Kim 2014
-    classifier, or a causal dilated-convolution language model) and ``fasttext`` (n-gram bag
-    classifier)."""
+    classifier, or a causal dilated-convolution language model), ``fasttext`` (n-gram bag
+    classifier) and ``logreg`` (speech: logistic regression on pooled audio features)."""
     vocab_size: int = 256
     """Target/LM vocabulary size V (for the encoder-decoder: the decoder's)."""
     d_model: int = 64
@@ -87,6 +87,11 @@ class ModelConfig:
     """LoRA scale numerator: the update is (lora_alpha / lora_rank) * B A x."""
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
     """Names of the linear layers that get adapters (suffix match)."""
+    input_dim: int = 0
+    """Speech models: feature channels per input frame (n_mels); the encoder reads frames, not ids."""
+    subsample: int = 4
+    """Speech encoder: the front end's stride-2 convolutions shorten the frames this many times
+    (1, 2, 4 or 8) before the first block, which cuts attention cost by its square."""
     conv_kernel: int = 3
     """CNN language model: width of each causal convolution."""
     conv_dilation: int = 2
@@ -105,6 +110,8 @@ class ModelConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.subsample not in (1, 2, 4, 8):
+            raise ValueError(f"subsample must be 1, 2, 4 or 8, got {self.subsample}")
         if self.type_vocab_size < 0:
             raise ValueError(f"type_vocab_size must be >= 0, got {self.type_vocab_size}")
         if self.d_model % self.n_heads:

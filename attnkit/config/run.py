@@ -59,6 +59,24 @@ class DataConfig:
     """Lowercase both sides before tokenizing (hypotheses are then lowercase too)."""
     context_turns: int = 3
     """Dialogue: turns of history in each context (the last k, with speaker markers)."""
+    n_mels: int = 40
+    """Speech: log-mel bands per frame (10 ms frames, 32 ms windows)."""
+    holdout_speaker: str | None = None
+    """Speech: test on every recording of this speaker and train on the others (speaker-
+    independent); None = the dataset's official split."""
+    min_words: int = 1
+    """Speech: recordings joined into one example (at least); 1 and 1 = single words."""
+    max_words: int = 1
+    """Speech: recordings joined into one example (at most): continuous digit strings are real
+    recordings concatenated with silent gaps, synthetic as sequences."""
+    min_gap_ms: int = 50
+    """Speech strings: shortest silence between joined recordings."""
+    max_gap_ms: int = 300
+    """Speech strings: longest silence between joined recordings."""
+    eval_strings: int = 500
+    """Speech strings: fixed (seeded) joined examples per evaluation split."""
+    spec_augment: bool = True
+    """Speech: mask random time and frequency bands of training features (Park et al. 2019)."""
 
 
 @dataclass
@@ -153,7 +171,9 @@ class DecodeConfig:
 class RunConfig:
     """Everything one training run needs; saved as config.yaml with every checkpoint."""
 
-    task: Literal["lm", "translation", "summarization", "dialogue", "classification", "embedding"] = "lm"
+    task: Literal[
+        "lm", "translation", "summarization", "dialogue", "classification", "embedding", "speech"
+    ] = "lm"
     out_dir: str = "runs/lm"
     """Where checkpoints, metrics.jsonl and plots go."""
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -10,6 +10,8 @@ Entries so far:
   (1,003,854 train / 111,540 valid).
 - ``wikitext-2``: WikiText-2 (v1, tokenized, ``<unk>`` already applied), the published
   train/valid/test; word-level, one ``<eos>`` per line by convention.
+
+Paired text, labelled text and speech (``fsdd``) register from their own modules below.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from attnkit.data.sources import RemoteFile, fetch, read_text
+from attnkit.data.sources import RemoteFile, RemoteTree, fetch, fetch_tree, read_text
 
 Splits = dict[str, str]
 
@@ -35,7 +37,9 @@ class DatasetSpec:
     homepage: str
     files: tuple[RemoteFile, ...]
     parse: Callable[[dict[str, Path]], Splits]
-    """Turns {file name: verified local path} into {split: text}."""
+    """Turns {file or folder name: verified local path} into {split: text} (or columns)."""
+    trees: tuple[RemoteTree, ...] = ()
+    """Folders of many files shipped as one archive (speech recordings)."""
 
 
 DATASETS: dict[str, DatasetSpec] = {}
@@ -59,6 +63,7 @@ def load_dataset(name: str, *, download: bool = True):
     """``{split: text}`` (corpora) or ``{split: {column: list}}`` (paired data), verified."""
     spec = get_dataset(name)
     paths = {rf.name: fetch(name, rf, download=download) for rf in spec.files}
+    paths.update({t.name: fetch_tree(name, t, download=download) for t in spec.trees})
     return spec.parse(paths)
 
 
@@ -177,4 +182,4 @@ def load_pair_files(
 
 
 # Paired and labelled entries register themselves into DATASETS on import.
-from attnkit.data import class_datasets, pair_datasets  # noqa: E402, F401
+from attnkit.data import class_datasets, pair_datasets, speech_datasets  # noqa: E402, F401

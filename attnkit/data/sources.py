@@ -9,6 +9,11 @@ Lookup order for dataset ``name`` and file ``f``:
 
 Every file found is checked against its sha256; a mismatch is an error, never a warning. Text is
 read as strict UTF-8, and a decoding error names the file and the line.
+
+A :class:`RemoteTree` is a folder of many files (3,000 recordings) that upstream ships as one
+archive: it is verified through a ``SHA256SUMS`` manifest whose own sha256 is pinned in code, so
+one constant covers every file, and a download is unpacked into a temporary folder, checked file
+by file, and renamed into place only when complete.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -169,3 +175,116 @@ def read_text(path: str | os.PathLike) -> str:
     if not text.strip():
         raise ValueError(f"{p}: the file is empty")
     return text
+
+
+# --- folders of files --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteTree:
+    """A folder of files that upstream ships inside one zip archive."""
+
+    name: str
+    """Local folder name (``recordings``)."""
+    urls: tuple[str, ...]
+    """Zip archives holding the folder."""
+    member_prefix: str
+    """The folder inside the archive (``repo-1.0.10/recordings/``)."""
+    manifest_sha256: str
+    """sha256 of the manifest text: ``<sha256>  <file>`` lines sorted by file name."""
+    count: int
+    """Files the folder holds."""
+    suffix: str = ""
+    """Only archive members ending so belong to the folder (``.wav``)."""
+    manifest: str = "SHA256SUMS"
+    """Manifest file name, stored beside the folder."""
+
+
+def manifest_text(folder: Path, names: list[str]) -> str:
+    """The ``sha256sum``-format manifest of ``names`` in ``folder``, sorted by name."""
+    return "".join(f"{sha256_of(folder / n)}  {n}\n" for n in sorted(names))
+
+
+def _verify_tree(base: Path, tree: RemoteTree) -> Path:
+    """``base/tree.name`` after checking the manifest's pin and every file against it."""
+    folder, man = base / tree.name, base / tree.manifest
+    if not man.is_file():
+        raise ValueError(f"{man} is missing: it verifies {folder}; restore it or delete the folder")
+    text = man.read_text(encoding="utf-8")
+    got = hashlib.sha256(text.encode()).hexdigest()
+    if got != tree.manifest_sha256:
+        raise ValueError(
+            f"checksum mismatch for {man}: sha256 {got}, expected {tree.manifest_sha256}. The folder "
+            "is a different version or was edited; delete it (or fix the mirror) and try again"
+        )
+    names = [line.split("  ", 1)[1] for line in text.splitlines()]
+    if len(names) != tree.count:
+        raise ValueError(f"{man} lists {len(names)} files, expected {tree.count}")
+    for line, name in zip(text.splitlines(), names, strict=True):
+        f = folder / name
+        if not f.is_file() or f"{sha256_of(f)}  {name}" != line:
+            raise ValueError(
+                f"{f}: missing or checksum mismatch against {man}; delete the folder (or fix the "
+                "mirror) and try again"
+            )
+    return folder
+
+
+def _download_tree(tree: RemoteTree, base: Path) -> Path:
+    base.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in tree.urls:
+        tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{tree.name}.", suffix=".part"))
+        try:
+            with urllib.request.urlopen(url, timeout=120) as resp:
+                blob = resp.read()
+            folder = tmp / tree.name
+            folder.mkdir()
+            with zipfile.ZipFile(io.BytesIO(blob)) as z:
+                members = [
+                    m for m in z.namelist()
+                    if m.startswith(tree.member_prefix) and m.endswith(tree.suffix) and not m.endswith("/")
+                ]  # fmt: skip
+                names = [m[len(tree.member_prefix) :] for m in members]
+                if any("/" in n or n.startswith(".") for n in names):
+                    raise ValueError(f"unexpected nested or hidden members under {tree.member_prefix}")
+                for m, n in zip(members, names, strict=True):
+                    (folder / n).write_bytes(z.read(m))
+            (tmp / tree.manifest).write_text(manifest_text(folder, names), encoding="utf-8")
+            _verify_tree(tmp, tree)
+            (base / tree.manifest).unlink(missing_ok=True)
+            shutil.rmtree(base / tree.name, ignore_errors=True)
+            os.replace(tmp / tree.name, base / tree.name)
+            os.replace(tmp / tree.manifest, base / tree.manifest)  # last: it marks the tree complete
+            return base / tree.name
+        except (urllib.error.URLError, OSError, ValueError, zipfile.BadZipFile) as e:
+            errors.append(f"{url}: {e}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    raise FileNotFoundError("; ".join(errors))
+
+
+def fetch_tree(dataset: str, tree: RemoteTree, *, download: bool = True) -> Path:
+    """Path to a verified local copy of the folder ``tree`` (mirror, cache, then download).
+
+    Raises:
+        FileNotFoundError: naming every place looked at and how to set ``ATTNKIT_DATA``.
+        ValueError: a manifest or file checksum mismatch.
+    """
+    looked = []
+    root = data_root()
+    for base in ([root / dataset] if root is not None else []) + [cache_root() / dataset]:
+        if (base / tree.name).is_dir() and (base / tree.manifest).is_file():
+            return _verify_tree(base, tree)
+        looked.append(str(base / tree.name))
+    why = "downloading is off"
+    if download:
+        try:
+            return _download_tree(tree, cache_root() / dataset)
+        except FileNotFoundError as e:
+            why = f"download failed ({e})"
+    raise FileNotFoundError(
+        f"dataset {dataset!r}: folder {tree.name!r} not found. Looked in: {', '.join(looked)}; {why}. "
+        f"Set ATTNKIT_DATA to a folder holding {dataset}/{tree.name} and {dataset}/{tree.manifest} "
+        "(for example ATTNKIT_DATA=../shared/data), or connect to the internet to download it."
+    )

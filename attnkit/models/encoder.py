@@ -47,10 +47,15 @@ class Encoder(AttnkitModel):
         key_mask = self.key_mask(ids, padding_mask)
         positions = torch.arange(ids.shape[1], device=ids.device)
         x = self.embed(ids, positions, token_types)  # (B, T) -> (B, T, C)
+        return ModelOutput(hidden=self.run_blocks(x, key_mask, positions))
+
+    def run_blocks(self, x: Tensor, key_mask: Tensor | None, positions: Tensor) -> Tensor:
+        """The stack over already-embedded input ``x`` ``(B, T, C)`` (other modalities' front
+        ends enter here); returns the final hidden states ``(B, T, C)``."""
         mask = masks.expand_padding(key_mask) if key_mask is not None else None  # (B, T) -> (B, 1, 1, T)
         for layer in self.layers:
             x = layer(x, mask=mask, positions=positions)
-        return ModelOutput(hidden=self.norm(x))
+        return self.norm(x)
 
     def key_mask(self, ids: Tensor, padding_mask: Tensor | None) -> Tensor | None:
         """The ``(B, T)`` bool padding mask this encoder uses for ``ids``."""

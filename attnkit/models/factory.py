@@ -13,8 +13,9 @@ from attnkit.models.encoder import Encoder
 from attnkit.models.lstm import LSTMLanguageModel
 from attnkit.models.rnn_seq2seq import GRUSeq2Seq
 from attnkit.models.seq2seq import EncoderDecoder
+from attnkit.models.speech import PooledFeatureClassifier, SpeechEncoderDecoder
 
-Family = Literal["decoder", "encoder", "seq2seq", "classifier"]
+Family = Literal["decoder", "encoder", "seq2seq", "classifier", "speech"]
 
 _BUILDERS = {
     ("decoder", "transformer"): Decoder,
@@ -27,6 +28,8 @@ _BUILDERS = {
     ("classifier", "cnn"): CNNClassifier,
     ("classifier", "lstm"): LSTMClassifier,
     ("classifier", "fasttext"): FastTextClassifier,
+    ("speech", "transformer"): SpeechEncoderDecoder,
+    ("speech", "logreg"): PooledFeatureClassifier,
 }
 
 

@@ -32,7 +32,7 @@ from attnkit.viz.streams import has_attention
 
 log = logging.getLogger(__name__)
 
-VERBS = ("generate", "translate", "summarize", "chat", "classify", "embed", "zero-shot")
+VERBS = ("generate", "translate", "summarize", "chat", "classify", "embed", "zero-shot", "transcribe")
 
 
 def verbs_of(lm: LoadedModel) -> list[str]:
@@ -64,6 +64,10 @@ class ServeLimits:
     """Requests allowed to wait for a slot; one more gets 429."""
     max_new_tokens: int = 256
     """Cap on ``max_new_tokens`` for generation."""
+    max_audio_bytes: int = 1_000_000
+    """Largest accepted WAV upload (413 beyond)."""
+    max_audio_seconds: float = 10.0
+    """Longest accepted recording (413 beyond), checked from the WAV header before decoding."""
 
 
 class ApiError(Exception):
@@ -342,6 +346,10 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
             return {"output": result, "attention": view_payload(view)}
 
         return await call("zero-shot", req.model, run)
+
+    from attnkit.serve.speech import add_transcribe_route
+
+    add_transcribe_route(app, call, limits)
 
     @app.post("/api/classify")
     async def classify(req: TaskRequest) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from attnkit.tasks.base import Task
 from attnkit.tasks.classify import ClassificationTask
 from attnkit.tasks.lm import LanguageModelingTask
 from attnkit.tasks.seq2seq import Seq2SeqTask
+from attnkit.tasks.speech import SpeechTask
 
 TASKS = {
     "lm": LanguageModelingTask,
@@ -11,6 +12,7 @@ TASKS = {
     "summarization": Seq2SeqTask,
     "dialogue": Seq2SeqTask,
     "classification": ClassificationTask,
+    "speech": SpeechTask,
 }
 
-__all__ = ["TASKS", "ClassificationTask", "LanguageModelingTask", "Seq2SeqTask", "Task"]
+__all__ = ["TASKS", "ClassificationTask", "LanguageModelingTask", "Seq2SeqTask", "SpeechTask", "Task"]

@@ -4,7 +4,9 @@
 - ``attention.safetensors`` + ``tokens.json``: the exact float weights and their labels;
 - ``<stream>_grid.png``: every captured layer x head; ``heads/<stream>_L<l>_H<h>.png`` per head;
 - ``rollout.png`` for the encoder or decoder self-attention (when every layer was captured);
-- ``alignment.png`` and ``links.png`` for models with cross-attention.
+- ``alignment.png`` and ``links.png`` for models with cross-attention;
+- ``spectrogram_alignment.png`` for speech: the letters-by-time cross-attention under the
+  spectrogram.
 """
 
 from __future__ import annotations
@@ -68,5 +70,10 @@ def export_view(
             png.heatmap(align, c.queries, c.keys, out / "alignment.png",
                         title=f"alignment: cross-attention, layer {c.layers[-1]}, mean of heads")
         )  # fmt: skip
-        written.append(png.word_links(align, c.keys, c.queries, out / "links.png"))
+        if view.task == "speech":  # letters over the spectrogram; frame "links" say little
+            from attnkit.viz.speech import spectrogram_alignment_png
+
+            written.append(spectrogram_alignment_png(view, out / "spectrogram_alignment.png"))
+        else:
+            written.append(png.word_links(align, c.keys, c.queries, out / "links.png"))
     return written

@@ -32,6 +32,7 @@ TASK_VERBS = {
     "dialogue": "chat",
     "classification": "classify",
     "embedding": "embed",
+    "speech": "transcribe",
 }
 
 

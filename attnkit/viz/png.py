@@ -14,7 +14,7 @@ MAX_TICKS = 80
 """Beyond this many tokens an axis shows every k-th label: more would overlap into a black bar."""
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display is needed or wanted
@@ -43,7 +43,17 @@ def _label_size(n: int) -> float:
     return max(4.0, min(10.0, 520.0 / max(shown, 1)))
 
 
-def _save(fig, path: str | Path) -> Path:
+def figure_png(fig) -> bytes:
+    """The figure as PNG bytes (closed afterwards), for pages that embed it."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, bbox_inches="tight", format="png")
+    pyplot().close(fig)
+    return buf.getvalue()
+
+
+def save_figure(fig, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp")
@@ -58,7 +68,7 @@ def heatmap(
     """One ``(T, S)`` map with token labels: rows are queries, columns keys."""
     if w.dim() != 2 or tuple(w.shape) != (len(queries), len(keys)):
         raise ValueError(f"heatmap of shape {tuple(w.shape)} needs {len(queries)} x {len(keys)} labels")
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context({"font.family": font_families([*queries, *keys])}):
         side = min(14.0, max(4.0, 0.22 * max(len(queries), len(keys)) + 2))
         fig, ax = plt.subplots(
@@ -71,14 +81,14 @@ def heatmap(
         ax.set_ylabel("query (attending)")
         ax.set_title(title, fontsize=10)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-        out = _save(fig, path)
+        out = save_figure(fig, path)
         plt.close(fig)
     return out
 
 
 def head_grid(stream: AttentionStream, path: str | Path, *, row: int = 0) -> Path:
     """Every captured layer (rows) x head (columns) of a stream, with labels on the outer axes."""
-    plt = _pyplot()
+    plt = pyplot()
     n_l, n_h = len(stream.layers), len(stream.heads)
     labelled = max(len(stream.queries), len(stream.keys)) <= 40
     with plt.rc_context({"font.family": font_families([*stream.queries, *stream.keys])}):
@@ -99,7 +109,7 @@ def head_grid(stream: AttentionStream, path: str | Path, *, row: int = 0) -> Pat
                 if labelled and hi == 0:
                     _ticks(ax, stream.queries, "y", 5)
         fig.suptitle(stream.title)
-        out = _save(fig, path)
+        out = save_figure(fig, path)
         plt.close(fig)
     return out
 
@@ -126,7 +136,7 @@ def word_links(
     """
     if tuple(align.shape) != (len(targets), len(sources)):
         raise ValueError(f"alignment {tuple(align.shape)} needs {len(targets)} x {len(sources)} labels")
-    plt = _pyplot()
+    plt = pyplot()
     n = max(len(sources), len(targets), 1)
     with plt.rc_context({"font.family": font_families([*sources, *targets])}):
         fig, ax = plt.subplots(figsize=(min(40.0, 0.6 * n + 2), 3.2))
@@ -149,6 +159,6 @@ def word_links(
         ax.set_ylim(-0.6, 1.6)
         ax.axis("off")
         ax.set_title(title or "cross-attention links (source above, output below)", fontsize=10)
-        out = _save(fig, path)
+        out = save_figure(fig, path)
         plt.close(fig)
     return out

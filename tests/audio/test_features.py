@@ -9,8 +9,20 @@ import wave
 import pytest
 import torch
 
-from attnkit.audio import FeatureConfig, log_mel, mel_filterbank, normalize_loudness, read_wav, spec_augment
-from attnkit.audio.features import mel_center_hz
+from attnkit.audio import (
+    FeatureConfig,
+    cmvn,
+    featurize,
+    load_audio,
+    log_mel,
+    mel_center_hz,
+    mel_filterbank,
+    normalize_loudness,
+    read_wav,
+    resample,
+    spec_augment,
+)
+from attnkit.audio.features import wav_info
 
 
 def _write_wav(path, samples, rate=8000, channels=1, width=2):
@@ -87,3 +99,49 @@ def test_spec_augment_masks_bands_with_the_mean():
     assert torch.all(out[changed] == f.mean())  # masked cells hold the mean, nothing else moved
     assert torch.equal(spec_augment(f, torch.Generator().manual_seed(0), time_masks=1, time_width=10,
                                     freq_masks=1, freq_width=5), out)  # fmt: skip
+
+
+def test_featurize_normalises_each_band_and_ignores_level():
+    x = torch.tensor(_sine(700.0, 0.4)) + 0.01 * torch.randn(3200)
+    f = featurize(x)
+    assert f.shape == (1 + 3200 // 80, 40)
+    torch.testing.assert_close(f.mean(0), torch.zeros(40), atol=1e-4, rtol=0)
+    torch.testing.assert_close(f.std(0, unbiased=False), torch.ones(40), atol=1e-3, rtol=0)
+    torch.testing.assert_close(featurize(0.05 * x), f, atol=1e-3, rtol=0)  # 20x quieter, same frames
+    assert torch.equal(cmvn(torch.ones(1, 3)), torch.zeros(1, 3))  # one frame: shift only
+
+
+def test_resample_keeps_a_sine_at_its_frequency():
+    x = torch.tensor(_sine(440.0, 1.0, rate=16000))
+    y = resample(x, 16000, 8000)
+    assert y.shape == (8000,)
+    spec = torch.fft.rfft(y).abs()
+    assert int(spec.argmax()) == 440  # 1 s of audio: bin k is k Hz
+    assert abs(float(y.pow(2).mean().sqrt()) - float(x.pow(2).mean().sqrt())) < 1e-3  # level kept
+    assert resample(x, 16000, 16000) is x
+    z = resample(torch.tensor(_sine(3000.0, 1.0, rate=16000)), 16000, 4000)  # above the new Nyquist
+    assert float(z.abs().max()) < 1e-3
+
+
+def test_wav_bytes_stereo_mix_truncation_and_load_audio(tmp_path):
+    s = _sine(300, 0.1, rate=16000)
+    _write_wav(tmp_path / "m.wav", s, rate=16000)
+    data = (tmp_path / "m.wav").read_bytes()
+    assert wav_info(data) == (1, 2, 16000, 1600)
+    torch.testing.assert_close(read_wav(data), read_wav(tmp_path / "m.wav"), atol=0, rtol=0)
+    x = load_audio(data)  # resampled to the default 8 kHz
+    assert x.shape == (800,)
+    with wave.open(str(tmp_path / "st.wav"), "wb") as w:  # left = +0.5, right = -0.25 -> mean 0.125
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(struct.pack("<hh", 16384, -8192) * 100)
+    with pytest.raises(ValueError, match="mono 16-bit PCM"):
+        read_wav(tmp_path / "st.wav")
+    torch.testing.assert_close(read_wav(tmp_path / "st.wav", mix=True), torch.full((100,), 0.125))
+    cut = data[: 44 + 100]  # header says 1600 frames, 50 are there
+    assert read_wav(cut).shape == (50,)
+    with pytest.raises(ValueError, match="not a readable WAV"):
+        read_wav(b"RIFF0000WAVEjunk")
+    with pytest.raises(ValueError, match=r"more than the 10 s limit"):
+        load_audio(b"".join([data[:40], struct.pack("<I", 16000 * 2 * 11)]) + bytes(16000 * 2 * 11))

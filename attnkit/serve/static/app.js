@@ -10,6 +10,7 @@
     classify: { title: "Classify", field: "text", example: "a charming and funny film" },
     embed: { title: "Embed", field: "sentence", example: "A man is playing a guitar on stage." },
     "zero-shot": { title: "Zero-shot", field: "text", example: "The plot is dull and the acting is worse." },
+    transcribe: { title: "Transcribe", field: "WAV file", example: "" },
   };
   const $ = (id) => document.getElementById(id);
   let info = null, chatHistory = [];
@@ -22,6 +23,22 @@
     const r = await fetch("/api/" + verb, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
+    return reply(r);
+  }
+
+  // A WAV upload is the request body itself; options go in the query string.
+  async function upload(form) {
+    const file = form.querySelector("input.audio").files[0];
+    if (!file) throw new Error("choose a WAV file first");
+    if (file.size > info.limits.max_audio_bytes) throw new Error(`413: the file is ${file.size.toLocaleString()} bytes; this server accepts at most ${info.limits.max_audio_bytes.toLocaleString()}`);
+    const q = new URLSearchParams({ model: form.querySelector("select.model").value, attention: "true" });
+    const beam = form.querySelector("input.beam");
+    if (beam && beam.value) q.set("beam", beam.value);
+    const r = await fetch("/api/transcribe?" + q, { method: "POST", headers: { "Content-Type": "audio/wav" }, body: file });
+    return reply(r);
+  }
+
+  async function reply(r) {
     const data = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
     if (!r.ok) {
       const msg = data.error || (Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : JSON.stringify(data));
@@ -45,6 +62,10 @@
         node("td", { text: p.toFixed(3) }, tr);
         node("span", { class: "bar" }, node("td", {}, tr)).style.width = Math.round(200 * p) + "px";
       }
+    } else if (verb === "transcribe") {
+      node("div", { class: "label", text: res.output || "(empty transcript)" }, out);
+      node("div", { class: "meta", text: `${res.audio.seconds} s at ${res.audio.sample_rate} Hz` }, out);
+      if (res.figure) node("img", { class: "figure", src: res.figure, alt: "spectrogram with the letters-by-time cross-attention" }, out);
     } else if (verb === "chat") {
       out.textContent = res.output;
     } else {
@@ -58,7 +79,7 @@
     const btn = form.querySelector("button.go");
     btn.disabled = true;
     $("ak-view").dataset.ready = "0";  // tests and users wait for this to turn "1"
-    const text = form.querySelector("textarea").value;
+    const text = verb === "transcribe" ? "" : form.querySelector("textarea").value;
     const body = { model: form.querySelector("select.model").value, attention: true };
     const beam = form.querySelector("input.beam");
     if (beam && beam.value) body.beam = +beam.value;
@@ -67,7 +88,7 @@
     if (verb === "generate") body.max_new_tokens = +form.querySelector("input.ntok").value;
     if (verb === "zero-shot") body.labels = form.querySelector("input.labels").value;
     try {
-      const res = await post(verb, body);
+      const res = verb === "transcribe" ? await upload(form) : await post(verb, body);
       if (verb === "chat") {
         chatHistory = [...body.history, res.output];
         drawChat(form);
@@ -107,7 +128,7 @@
       const l = node("label", { text: "new tokens " }, row);
       node("input", { class: "ntok", type: "number", min: "1", max: String(info.limits.max_new_tokens), value: "60" }, l);
     }
-    if (verb === "translate" || verb === "summarize" || verb === "chat") {
+    if (verb === "translate" || verb === "summarize" || verb === "chat" || verb === "transcribe") {
       const l = node("label", { text: "beam " }, row);
       node("input", { class: "beam", type: "number", min: "1", max: "16", placeholder: "recipe" }, l);
     }
@@ -122,8 +143,13 @@
       reset.onclick = () => { chatHistory = []; drawChat(form); };
       drawChat(form);
     }
-    const ta = node("textarea", { name: "text", placeholder: v.field, maxlength: String(info.limits.max_input_chars) }, form);
-    ta.value = v.example;
+    if (verb === "transcribe") {
+      const l = node("label", { text: `WAV file (16-bit PCM, up to ${info.limits.max_audio_seconds} s) ` }, form);
+      node("input", { class: "audio", type: "file", accept: ".wav,audio/wav,audio/x-wav" }, l);
+    } else {
+      const ta = node("textarea", { name: "text", placeholder: v.field, maxlength: String(info.limits.max_input_chars) }, form);
+      ta.value = v.example;
+    }
     node("button", { class: "go", type: "submit", text: v.title }, form);
     form.onsubmit = (e) => { e.preventDefault(); submit(verb, form); };
   }

@@ -1,0 +1,102 @@
+"""Speech datasets: recordings with transcripts, as columns of file paths and labels.
+
+- ``fsdd``: the Free Spoken Digit Dataset (Jackson et al.), 3,000 WAVs (8 kHz mono 16-bit) of
+  the digits zero to nine by 6 speakers, 50 takes each. Official split by take index: 0-4 test
+  (300), 5-49 train (2,700); the same speakers are on both sides. :func:`speaker_split` holds
+  one speaker out instead.
+
+Tables are ``{split: {"path": [...], "digit": [...], "speaker": [...], "index": [...],
+"text": [...]}}`` with ``text`` the spelled word (``seven``). Reading and featurizing the audio is
+the speech task's job (:mod:`attnkit.audio`); this layer only finds and verifies the files.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from attnkit.data.datasets import DatasetSpec, hash_bucket, register_dataset
+from attnkit.data.sources import RemoteTree
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+_NAME = re.compile(r"^([0-9])_([a-z]+)_([0-9]+)\.wav$")
+
+Table = dict[str, list]
+
+
+def _table(rows: list[tuple[Path, int, str, int]]) -> Table:
+    return {
+        "path": [r[0] for r in rows],
+        "digit": [r[1] for r in rows],
+        "speaker": [r[2] for r in rows],
+        "index": [r[3] for r in rows],
+        "text": [DIGIT_WORDS[r[1]] for r in rows],
+    }
+
+
+def fsdd_recordings(folder: Path) -> list[tuple[Path, int, str, int]]:
+    """``(path, digit, speaker, take)`` for every recording, sorted by file name."""
+    rows = []
+    for p in sorted(folder.glob("*.wav")):
+        m = _NAME.match(p.name)
+        if m is None:
+            raise ValueError(f"{p}: not an FSDD file name (expected <digit>_<speaker>_<take>.wav)")
+        rows.append((p, int(m.group(1)), m.group(2), int(m.group(3))))
+    return rows
+
+
+def _parse_fsdd(paths: dict[str, Path]) -> dict[str, Table]:
+    rows = fsdd_recordings(paths["recordings"])
+    return {
+        "train": _table([r for r in rows if r[3] >= 5]),  # the upstream README's rule
+        "test": _table([r for r in rows if r[3] < 5]),
+    }
+
+
+def speaker_split(tables: dict[str, Table], speaker: str) -> dict[str, Table]:
+    """Every recording of ``speaker`` as ``test``, every other speaker's as ``train``."""
+    cols = list(tables["train"])
+    every = {c: [x for t in tables.values() for x in t[c]] for c in cols}
+    known = sorted(set(every["speaker"]))
+    if speaker not in known:
+        raise ValueError(f"unknown speaker {speaker!r}; this dataset has {', '.join(known)}")
+    keep = [s != speaker for s in every["speaker"]]
+    return {
+        "train": {c: [x for x, k in zip(every[c], keep, strict=True) if k] for c in cols},
+        "test": {c: [x for x, k in zip(every[c], keep, strict=True) if not k] for c in cols},
+    }
+
+
+def hold_out_recordings(tables: dict[str, Table], percent: int = 10) -> dict[str, Table]:
+    """``percent``% of train, chosen by a hash of the file name, as ``valid`` (test untouched)."""
+    train = tables["train"]
+    held = [hash_bucket(Path(p).name) < percent for p in train["path"]]
+    cols = list(train)
+    return {
+        **tables,
+        "train": {c: [x for x, h in zip(train[c], held, strict=True) if not h] for c in cols},
+        "valid": {c: [x for x, h in zip(train[c], held, strict=True) if h] for c in cols},
+    }
+
+
+register_dataset(
+    DatasetSpec(
+        name="fsdd",
+        description="Free Spoken Digit Dataset: 3,000 8 kHz recordings of 0-9, 6 speakers; takes 0-4 test",
+        license="CC BY-SA 4.0",
+        homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
+        files=(),
+        trees=(
+            RemoteTree(
+                "recordings",
+                ("https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip",),
+                member_prefix="free-spoken-digit-dataset-1.0.10/recordings/",
+                manifest_sha256="1801eae019c063377d98f831d3f93574f259475df7332bb0e3d1b080fb5e6959",
+                count=3000,
+                suffix=".wav",
+            ),
+        ),
+        parse=_parse_fsdd,
+    )
+)

@@ -1,0 +1,214 @@
+"""Speech to text on recorded digits: spelled words, digit strings, held-out speakers.
+
+One task, three settings of ``data``:
+
+- **spell-word** (``min_words = max_words = 1``): a recording of "7" -> ``seven``.
+- **digit strings** (``max_words > 1``): 2-5 recordings joined with random silences ->
+  ``three one four``. Joined examples are synthetic concatenations of real recordings (see
+  :mod:`attnkit.data.audio_batches`); training draws new ones every batch, evaluation splits use
+  ``data.eval_strings`` fixed ones drawn with a seed derived from the split name.
+- **speaker-independent** (``holdout_speaker``): every recording of one speaker is the test set.
+
+Validation is 10% of train chosen by a hash of the file name; the test split only gives the
+final score. Features are :func:`attnkit.audio.featurize` frames (loudness-normalised, log-mel,
+per-recording CMVN), computed once per fixed example; SpecAugment masks training copies.
+
+Models: ``arch: transformer`` is :class:`SpeechEncoderDecoder` (characters out, loss per
+character); ``arch: logreg`` is the non-attention baseline that picks one of the training
+transcripts (single recordings only). :meth:`SpeechTask.score` turns decoded transcripts into
+accuracy (whole output right), WER and CER.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from attnkit.audio import FeatureConfig, featurize, normalize_loudness, read_wav, spec_augment
+from attnkit.config.model import ModelConfig
+from attnkit.config.run import DataConfig, RunConfig
+from attnkit.data.audio_batches import draw_string, join_waveforms, pad_frames
+from attnkit.data.datasets import load_dataset
+from attnkit.data.seq2seq import IGNORE, make_batch
+from attnkit.data.speech_datasets import hold_out_recordings, speaker_split
+from attnkit.metrics import asr_scores
+from attnkit.tasks.base import Batch
+from attnkit.text import CharTokenizer, Tokenizer
+
+
+def feature_config(data: DataConfig) -> FeatureConfig:
+    return FeatureConfig(n_mels=data.n_mels)
+
+
+def load_speech_tables(data: DataConfig) -> dict[str, dict[str, list]]:
+    """``{split: columns}`` with train/valid/test, as ``data`` asks (official or held-out speaker)."""
+    if data.dataset is None:
+        raise ValueError("task: speech needs data.dataset (e.g. fsdd)")
+    tables = load_dataset(data.dataset)
+    if not isinstance(tables.get("train"), dict) or "path" not in tables["train"]:
+        raise ValueError(f"dataset {data.dataset!r} holds no recordings; task: speech needs e.g. fsdd")
+    if data.holdout_speaker:
+        tables = speaker_split(tables, data.holdout_speaker)
+    return tables if "valid" in tables else hold_out_recordings(tables)
+
+
+def _split_seed(name: str) -> int:
+    return int(hashlib.sha1(f"speech-eval-{name}".encode()).hexdigest()[:8], 16)
+
+
+class SpeechTask:
+    family = "speech"
+
+    def __init__(self, cfg: RunConfig, tokenizer: Tokenizer | None = None, splits: dict | None = None):
+        self.cfg, d = cfg, cfg.data
+        self.fcfg = feature_config(d)
+        self.strings = d.max_words > 1
+        tables = splits if splits is not None else load_speech_tables(d)
+        self.texts = {s: list(t["text"]) for s, t in tables.items()}
+        # Each recording is read once and loudness-normalised; joined strings mix normalised pieces.
+        self.waves = {
+            s: [normalize_loudness(read_wav(p, sample_rate=self.fcfg.sample_rate), self.fcfg.target_rms)
+                for p in t["path"]]
+            for s, t in tables.items()
+        }  # fmt: skip
+        if tokenizer is None:
+            tokenizer = CharTokenizer.train(" ".join(self.texts["train"]))
+        self.tokenizer = tokenizer
+        self.labels = sorted(set(self.texts["train"]))
+        if cfg.model.arch == "logreg" and self.strings:
+            raise ValueError(
+                "the logreg baseline labels single recordings (data.max_words: 1); digit strings "
+                "need arch: transformer"
+            )
+        self._fixed: dict[str, tuple[list[Tensor], list[str]]] = {}
+
+    # --- examples --------------------------------------------------------------------------
+
+    def _gap_samples(self) -> tuple[int, int]:
+        d, sr = self.cfg.data, self.fcfg.sample_rate
+        return d.min_gap_ms * sr // 1000, d.max_gap_ms * sr // 1000
+
+    def _draw(self, split: str, gen: torch.Generator) -> tuple[Tensor, str]:
+        """One joined example of ``split``: its waveform and transcript."""
+        d = self.cfg.data
+        lo, hi = self._gap_samples()
+        idx, gaps = draw_string(
+            len(self.waves[split]), gen, min_words=d.min_words, max_words=d.max_words, min_gap=lo, max_gap=hi
+        )
+        wave = join_waveforms([self.waves[split][i] for i in idx], gaps)
+        return wave, " ".join(self.texts[split][i] for i in idx)
+
+    def examples(self, split: str) -> tuple[list[Tensor], list[str]]:
+        """The fixed examples of ``split``: ``(features (T, M) each, transcripts)``."""
+        if split not in self.waves:
+            raise ValueError(f"split {split!r} not in this dataset; available: {', '.join(self.waves)}")
+        if split not in self._fixed:
+            if self.strings and split != "train":
+                gen = torch.Generator().manual_seed(_split_seed(split))
+                drawn = [self._draw(split, gen) for _ in range(self.cfg.data.eval_strings)]
+                waves, texts = [w for w, _ in drawn], [t for _, t in drawn]
+            else:
+                waves, texts = self.waves[split], self.texts[split]
+            self._fixed[split] = ([featurize(w, self.fcfg) for w in waves], list(texts))
+        return self._fixed[split]
+
+    def references(self, split: str) -> list[str]:
+        return self.examples(split)[1]
+
+    def features(self, split: str) -> list[Tensor]:
+        return self.examples(split)[0]
+
+    # --- batches ---------------------------------------------------------------------------
+
+    def _batch(self, feats: list[Tensor], texts: list[str]) -> Batch:
+        x, mask = pad_frames(feats)
+        batch = {"feats": x, "feat_mask": mask}
+        if self.cfg.model.arch == "logreg":
+            batch["label"] = torch.tensor([self.labels.index(t) if t in self.labels else -100 for t in texts])
+            return batch
+        tok = self.tokenizer
+        tgt = [[tok.bos_id, *tok.encode(t), tok.eos_id] for t in texts]
+        seq = make_batch([[0]] * len(tgt), tgt, tok.pad_id)
+        return {**batch, "tgt_in": seq["tgt_in"], "tgt_out": seq["tgt_out"]}
+
+    def train_batch(self, gen: torch.Generator, batch_size: int) -> Batch:
+        if self.strings:
+            drawn = [self._draw("train", gen) for _ in range(batch_size)]
+            feats, texts = [featurize(w, self.fcfg) for w, _ in drawn], [t for _, t in drawn]
+        else:
+            all_feats, all_texts = self.examples("train")
+            idx = torch.randint(0, len(all_feats), (batch_size,), generator=gen).tolist()
+            feats, texts = [all_feats[i] for i in idx], [all_texts[i] for i in idx]
+        if self.cfg.data.spec_augment:
+            feats = [spec_augment(f, gen) for f in feats]
+        return self._batch(feats, texts)
+
+    # --- Task protocol ---------------------------------------------------------------------
+
+    def model_config(self, base: ModelConfig) -> ModelConfig:
+        d = self.cfg.data
+        longest = max(f.shape[0] for f in self.features("train")) if not self.strings else 0
+        cap = int(self.fcfg.max_seconds * self.fcfg.sample_rate / self.fcfg.hop) + 1
+        return dataclasses.replace(
+            base,
+            vocab_size=self.tokenizer.vocab_size,
+            pad_id=self.tokenizer.pad_id,
+            input_dim=d.n_mels,
+            labels=self.labels if base.arch == "logreg" else None,
+            # Room for max_seconds of audio after subsampling, and for the longest transcript.
+            max_seq_len=max(base.max_seq_len, math.ceil(max(cap, longest) / base.subsample) + 1,
+                            6 * d.max_words + 2),
+        )  # fmt: skip
+
+    def _logits(self, model: nn.Module, batch: Batch) -> Tensor:
+        if self.cfg.model.arch == "logreg":
+            return model(batch["feats"], batch["feat_mask"])  # (B, K)
+        return model(batch["feats"], batch["tgt_in"], src_mask=batch["feat_mask"]).logits  # (B, U, V)
+
+    def _targets(self, batch: Batch) -> Tensor:
+        return batch["label"] if self.cfg.model.arch == "logreg" else batch["tgt_out"]
+
+    def loss(self, model: nn.Module, batch: Batch, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
+        logits, y = self._logits(model, batch), self._targets(batch)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(),  # (B, U, V) -> (B*U, V); (B, K) stays
+            y.reshape(-1),
+            ignore_index=IGNORE,
+            label_smoothing=label_smoothing,
+        )
+        return loss, int((y != IGNORE).sum())
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split: str, batch_size: int, max_batches: int | None = None) -> dict:
+        """Teacher-forced cross-entropy per target character (per recording for ``logreg``)."""
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        feats, texts = self.examples(split)
+        total, count, right = 0.0, 0, 0
+        for i, s in enumerate(range(0, len(feats), batch_size)):
+            if max_batches is not None and i >= max_batches:
+                break
+            batch = {
+                k: v.to(device)
+                for k, v in self._batch(feats[s : s + batch_size], texts[s : s + batch_size]).items()
+            }
+            logits, y = self._logits(model, batch), self._targets(batch)
+            flat = logits.reshape(-1, logits.shape[-1]).float()
+            total += F.cross_entropy(flat, y.reshape(-1), ignore_index=IGNORE, reduction="sum").item()
+            count += int((y != IGNORE).sum())
+            right += int((flat.argmax(-1) == y.reshape(-1)).sum())
+        model.train(was_training)
+        loss = total / max(count, 1)
+        unit = "recording" if self.cfg.model.arch == "logreg" else "character"
+        return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "token_accuracy": right / max(count, 1),
+                "tokens": count, "unit": unit}  # fmt: skip
+
+    def score(self, hyps: list[str], split: str) -> dict:
+        """Accuracy, WER and CER of decoded ``hyps`` against ``split``'s transcripts, in order."""
+        return asr_scores(hyps, self.references(split)[: len(hyps)])

@@ -1,0 +1,110 @@
+"""Speech attention: which audio frames each output letter looked at, over the spectrogram.
+
+``inspect_speech(lm, audio)`` transcribes one recording, then runs the model teacher-forced on
+its own transcript with capture on (as :func:`attnkit.viz.inspect.inspect_attention` does for
+text). Streams: ``encoder`` (frames x frames), ``decoder`` (letters x letters) and ``cross``
+(letters x frames). Frame labels are times: encoder frame j covers feature frames
+``j*s .. j*s+s-1`` (s = ``model.subsample``), i.e. from ``j * s * hop`` seconds.
+
+``spectrogram_alignment_png`` draws the log-mel spectrogram with the letters-by-frames
+cross-attention under it on the same time axis, plus each letter's attention peak over the
+spectrogram.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from attnkit.api import LoadedModel
+from attnkit.viz import png
+from attnkit.viz.inspect import AttentionView
+from attnkit.viz.streams import capture_streams
+from attnkit.viz.tokens import token_labels
+
+
+def inspect_speech(
+    lm: LoadedModel,
+    audio: str | Path | bytes | Tensor,
+    *,
+    layers: list[int] | None = None,
+    heads: list[int] | None = None,
+    name: str | None = None,
+    **decode: Any,
+) -> AttentionView:
+    """Transcript of ``audio`` (a WAV path, its bytes, or ``(N,)`` samples) and its attention streams."""
+    if lm.cfg.task != "speech" or lm.cfg.model.arch != "transformer":
+        raise ValueError("speech attention views need a speech Transformer checkpoint (task: speech)")
+    from attnkit.tasks.speech import feature_config
+
+    feats = lm.audio_features(audio)  # (T, M)
+    output = lm.transcribe([audio], **decode)[0]
+    tok, m = lm.tokenizer, lm.cfg.model
+    device = next(lm.model.parameters()).device
+    out_ids = tok.encode(output)
+    tgt_in, tgt_out = [tok.bos_id, *out_ids], [*out_ids, tok.eos_id]
+    streams = capture_streams(
+        lm.model, feats[None].to(device), torch.tensor([tgt_in], device=device), layers=layers, heads=heads
+    )
+    hop_s = feature_config(lm.cfg.data).hop / feature_config(lm.cfg.data).sample_rate
+    n_frames = -(-feats.shape[0] // m.subsample)
+    frames = [f"{j * m.subsample * hop_s:.2f}s" for j in range(n_frames)]
+    in_labels, out_labels = token_labels(tok, tgt_in), token_labels(tok, tgt_out)
+    for key, (q, k) in {
+        "encoder": (frames, frames), "decoder": (in_labels, in_labels), "cross": (out_labels, frames)
+    }.items():  # fmt: skip
+        if key in streams:
+            streams[key].queries, streams[key].keys = q, k
+    meta = {
+        "n_layers": {"encoder": m.n_encoder_layers or m.n_layers, "decoder": m.n_layers, "cross": m.n_layers},
+        "checkpoint": str(lm.path),
+        "spectrogram": feats,
+        "frame_seconds": hop_s,
+        "subsample": m.subsample,
+    }
+    label = name or (Path(audio).name if isinstance(audio, str | Path) else "audio")
+    return AttentionView("speech", label, output, streams, meta)
+
+
+def spectrogram_alignment_png(view: AttentionView, path: str | Path, *, layer: int | None = None) -> Path:
+    """The spectrogram (top) and the cross-attention letters x time (bottom), time-aligned."""
+    plt = png.pyplot()
+    fig = spectrogram_alignment_figure(view, layer=layer)
+    out = png.save_figure(fig, path)
+    plt.close(fig)
+    return out
+
+
+def spectrogram_alignment_figure(view: AttentionView, *, layer: int | None = None):
+    """The matplotlib figure :func:`spectrogram_alignment_png` saves (the web app sends its bytes)."""
+    spec: Tensor = view.meta["spectrogram"]  # (T, M)
+    cross = view.streams["cross"]
+    align = png.alignment_matrix(cross, layer=layer)  # (U, S)
+    s, hop = view.meta["subsample"], view.meta["frame_seconds"]
+    # Each encoder frame stands for s feature frames: repeat its column to the feature time axis.
+    wide = align.repeat_interleave(s, dim=1)[:, : spec.shape[0]]  # (U, S) -> (U, T)
+    seconds = spec.shape[0] * hop
+    plt = png.pyplot()
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(max(6.0, 5 * seconds + 2), 6), sharex=True, gridspec_kw={"height_ratios": [1, 1.2]}
+    )
+    extent = [0, seconds, 0, spec.shape[1]]
+    top.imshow(spec.t().numpy(), origin="lower", aspect="auto", cmap="magma", extent=extent)
+    top.set_ylabel("mel band")
+    peaks = (align.argmax(-1).float() * s + s / 2) * hop  # seconds of each letter's peak
+    for i, (letter, t) in enumerate(zip(cross.queries, peaks.tolist(), strict=True)):
+        top.axvline(t, color="white", lw=0.6, alpha=0.6)
+        # Staggered heights keep letters that peak on the same frame readable.
+        top.text(t, spec.shape[1] * (0.92 - 0.09 * (i % 3)), letter, color="white", ha="center", fontsize=9)
+    top.set_title(f"{view.input}: “{view.output}” (log-mel, per-recording normalised)", fontsize=10)
+    bottom.imshow(wide.numpy(), aspect="auto", cmap="viridis", vmin=0.0,
+                  extent=[0, seconds, len(cross.queries), 0], interpolation="nearest")  # fmt: skip
+    bottom.set_yticks([i + 0.5 for i in range(len(cross.queries))], cross.queries)
+    bottom.set_ylabel("output letter")
+    bottom.set_xlabel("time (s)")
+    li = cross.layers[-1] if layer is None else layer
+    bottom.set_title(f"cross-attention, layer {li}, mean of heads", fontsize=10)
+    return fig

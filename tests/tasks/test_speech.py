@@ -1,0 +1,91 @@
+"""The speech task: batches, joined digit strings, the baseline's limits, and a tiny overfit run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attnkit.config import RunConfig, apply_overrides
+from attnkit.data.datasets import load_dataset
+from attnkit.models.factory import build_model
+from attnkit.tasks.speech import SpeechTask
+from attnkit.train.trainer import Trainer
+
+TINY = ["task=speech", "data.dataset=fsdd", "model.d_model=48", "model.n_heads=4", "model.n_layers=1",
+        "model.n_encoder_layers=2", "model.positions=sinusoidal", "model.init=fan_in"]  # fmt: skip
+
+
+def _subset(per_split: int, digits: int = 10) -> dict:
+    """``per_split`` recordings of each split, spread evenly over the sorted names (which sort by
+    digit), restricted to the first ``digits`` digits."""
+    t = load_dataset("fsdd")
+    t = {"train": t["train"], "valid": t["test"], "test": t["test"]}
+    out = {}
+    for split, cols in t.items():
+        keep = [i for i, d in enumerate(cols["digit"]) if d < digits]
+        pick = keep[:: max(1, len(keep) // per_split)][:per_split]
+        out[split] = {c: [v[i] for i in pick] for c, v in cols.items()}
+    return out
+
+
+def test_batches_hold_frames_masks_and_teacher_forcing(shared_data):
+    cfg = apply_overrides(RunConfig(), TINY)
+    task = SpeechTask(cfg, splits=_subset(8))
+    b = task.train_batch(torch.Generator().manual_seed(0), 4)
+    assert b["feats"].shape[0] == 4 and b["feats"].shape[2] == 40 and b["feat_mask"].dtype == torch.bool
+    tok = task.tokenizer
+    row = [i for i in b["tgt_out"][0].tolist() if i != -100]
+    assert tok.decode(row[:-1]) in task.labels and row[-1] == tok.eos_id
+    assert b["tgt_in"][0, 0] == tok.bos_id
+    mc = task.model_config(cfg.model)
+    assert mc.input_dim == 40 and mc.vocab_size == tok.vocab_size
+    assert mc.max_seq_len >= 1001 // 4  # 10 s of 10 ms frames after 4x subsampling
+
+
+def test_digit_strings_are_fixed_per_split_and_drawn_fresh_in_training(shared_data):
+    over = [*TINY, "data.min_words=2", "data.max_words=5", "data.eval_strings=40"]
+    cfg = apply_overrides(RunConfig(), over)
+    a, b = SpeechTask(cfg, splits=_subset(20, 2)), SpeechTask(cfg, splits=_subset(20, 2))
+    feats, texts = a.examples("test")
+    assert len(feats) == 40 and texts == b.examples("test")[1]  # seeded by the split name
+    assert {len(t.split()) for t in texts} <= {2, 3, 4, 5} and len({len(t.split()) for t in texts}) > 1
+    assert all(w in {"zero", "one"} for t in texts for w in t.split())
+    g = torch.Generator().manual_seed(1)
+    b1, b2 = a.train_batch(g, 3), a.train_batch(g, 3)
+    assert not torch.equal(b1["tgt_in"][:, :3], b2["tgt_in"][:, :3]) or b1["feats"].shape != b2["feats"].shape
+    with pytest.raises(ValueError, match="logreg baseline labels single recordings"):
+        SpeechTask(apply_overrides(RunConfig(), [*over, "model.arch=logreg"]), splits=_subset(4))
+
+
+def test_tiny_speech_model_overfits_and_decodes_its_training_words(shared_data, tmp_path):
+    over = [*TINY, f"out_dir={tmp_path}", "train.max_steps=120", "train.batch_size=16", "train.lr=3e-3",
+            "train.warmup_steps=10", "train.eval_every=120", "train.progress=false", "train.log_every=10",
+            "data.spec_augment=false", "model.dropout=0.0", "train.weight_decay=0.0"]  # fmt: skip
+    cfg = apply_overrides(RunConfig(), over)
+    task = SpeechTask(cfg, splits=_subset(16))
+    cfg.model = task.model_config(cfg.model)
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, task, build_model(cfg.model, "speech"))
+    trainer.fit()
+    losses = [r["loss"] for r in trainer.history if r["kind"] == "train"]
+    assert losses[-1] < 0.3 * losses[0], losses
+    from attnkit.config.run import DecodeConfig
+    from attnkit.decode.speech import transcribe
+
+    feats, refs = task.examples("train")
+    hyps = transcribe(trainer.model, task.tokenizer, feats, DecodeConfig(beam_size=1))
+    assert task.score(hyps, "train")["accuracy"] >= 0.9
+
+
+def test_logreg_baseline_trains_in_the_same_harness(shared_data, tmp_path):
+    over = ["task=speech", "data.dataset=fsdd", "model.arch=logreg", f"out_dir={tmp_path}",
+            "train.max_steps=150", "train.batch_size=32", "train.lr=0.05", "train.warmup_steps=0",
+            "train.eval_every=150", "train.progress=false", "data.spec_augment=false"]  # fmt: skip
+    cfg = apply_overrides(RunConfig(), over)
+    task = SpeechTask(cfg, splits=_subset(60, 2))
+    assert task.labels == ["one", "zero"]
+    cfg.model = task.model_config(cfg.model)
+    assert cfg.model.labels == ["one", "zero"]
+    trainer = Trainer(cfg, task, build_model(cfg.model, "speech"))
+    m = trainer.fit()
+    assert m["unit"] == "recording" and m["token_accuracy"] >= 0.9  # zero vs one on held-in speakers
