@@ -76,3 +76,18 @@ def make_checkpoints(root: Path) -> dict[str, Path]:
         api.train(cfg)
         out[task] = root / task / "best"
     return out
+
+
+def make_speech_checkpoint(root: Path) -> Path:
+    """A tiny speech Transformer trained briefly on FSDD (needs the dataset mirror)."""
+    from attnkit import api
+    from attnkit.config import RunConfig, apply_overrides
+
+    cfg = apply_overrides(RunConfig(), [
+        "task=speech", "data.dataset=fsdd", f"out_dir={root / 'speech'}", "model.d_model=32",
+        "model.n_heads=4", "model.n_layers=1", "model.n_encoder_layers=1", "model.positions=sinusoidal",
+        "train.max_steps=30", "train.eval_every=30", "train.batch_size=16", "train.lr=3e-3",
+        "train.warmup_steps=5", "train.progress=false", "train.eval_batches=2", "decode.beam_size=2",
+    ])  # fmt: skip
+    api.train(cfg)
+    return root / "speech" / "best"

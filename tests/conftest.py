@@ -124,3 +124,19 @@ def tiny_checkpoints(tmp_path_factory) -> dict:
     from tests.checkpoints import make_checkpoints
 
     return make_checkpoints(tmp_path_factory.mktemp("ckpts"))
+
+
+@pytest.fixture(scope="session")
+def speech_checkpoint(tmp_path_factory):
+    """A tiny trained speech checkpoint dir (FSDD; needs the dataset mirror)."""
+    from pathlib import Path
+
+    root = os.environ.get("ATTNKIT_DATA")
+    if not root or not (Path(root) / "fsdd").is_dir():
+        pytest.fail(
+            "ATTNKIT_DATA must point at the dataset mirror holding fsdd/ (e.g. ATTNKIT_DATA=../shared/data); "
+            f"got {root!r}. `make test` sets it when ../shared/data exists."
+        )
+    from tests.checkpoints import make_speech_checkpoint
+
+    return make_speech_checkpoint(tmp_path_factory.mktemp("speech"))

@@ -2,6 +2,7 @@
 
 from attnkit.audio.features import (
     FeatureConfig,
+    change_speed,
     cmvn,
     featurize,
     load_audio,
@@ -12,10 +13,12 @@ from attnkit.audio.features import (
     read_wav,
     resample,
     spec_augment,
+    wav_info,
 )
 
 __all__ = [
     "FeatureConfig",
+    "change_speed",
     "cmvn",
     "featurize",
     "load_audio",
@@ -26,4 +29,5 @@ __all__ = [
     "read_wav",
     "resample",
     "spec_augment",
+    "wav_info",
 ]

@@ -5,8 +5,9 @@
   corpus can differ 5x in level (FSDD), which a model would otherwise have to learn around.
 - :func:`log_mel`: power STFT (Hann window) -> triangular mel filters (HTK mel scale) -> log.
   Frames are ``(T, n_mels)``, T = 1 + len // hop (centred frames).
-- :func:`featurize`: the whole chain a speech model sees: loudness -> log-mel -> per-recording
-  mean/variance normalisation of each mel band (removes the channel and speaker's spectral tilt).
+- :func:`featurize`: the whole chain a speech model sees: loudness -> log-mel -> optionally
+  per-recording mean/variance normalisation of each mel band (:func:`cmvn`).
+- :func:`change_speed`: speed perturbation for training (Ko et al. 2015).
 - :func:`spec_augment`: random time and frequency masks for training (Park et al. 2019).
 """
 
@@ -36,6 +37,10 @@ class FeatureConfig:
     """Loudness each recording is scaled to."""
     max_seconds: float = 10.0
     """Longer audio is refused (a clear error, not a slow model)."""
+    cmvn: bool = False
+    """Normalise each band to mean 0, variance 1 over the recording (:func:`cmvn`). Off, the
+    frames keep their average spectrum, which tells short words apart; models then normalise
+    with corpus-wide statistics instead."""
 
 
 def wav_info(source: str | Path | bytes) -> tuple[int, int, int, int]:
@@ -197,5 +202,13 @@ def cmvn(feats: Tensor, eps: float = 1e-5) -> Tensor:
 
 
 def featurize(samples: Tensor, cfg: FeatureConfig = FeatureConfig()) -> Tensor:
-    """``(N,)`` samples -> ``(T, n_mels)`` normalised log-mel frames (the model's input)."""
-    return cmvn(log_mel(normalize_loudness(samples, cfg.target_rms), cfg))
+    """``(N,)`` samples -> ``(T, n_mels)`` loudness-normalised log-mel frames (the model's
+    input), band-normalised per recording when ``cfg.cmvn``."""
+    feats = log_mel(normalize_loudness(samples, cfg.target_rms), cfg)
+    return cmvn(feats) if cfg.cmvn else feats
+
+
+def change_speed(x: Tensor, factor: float, sample_rate: int) -> Tensor:
+    """``x`` played ``factor`` times faster (tempo and pitch together, as speed perturbation in
+    speech recognition does): read as if recorded at ``factor * rate``, resampled to ``rate``."""
+    return resample(x, round(factor * sample_rate), sample_rate)

@@ -89,6 +89,10 @@ class ModelConfig:
     """Names of the linear layers that get adapters (suffix match)."""
     input_dim: int = 0
     """Speech models: feature channels per input frame (n_mels); the encoder reads frames, not ids."""
+    input_mean: list[float] | None = None
+    """Speech models: per-channel mean of the training frames, subtracted first (None = 0)."""
+    input_std: list[float] | None = None
+    """Speech models: per-channel standard deviation of the training frames (None = 1)."""
     subsample: int = 4
     """Speech encoder: the front end's stride-2 convolutions shorten the frames this many times
     (1, 2, 4 or 8) before the first block, which cuts attention cost by its square."""

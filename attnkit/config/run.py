@@ -77,6 +77,11 @@ class DataConfig:
     """Speech strings: fixed (seeded) joined examples per evaluation split."""
     spec_augment: bool = True
     """Speech: mask random time and frequency bands of training features (Park et al. 2019)."""
+    speed_perturb: float = 0.0
+    """Speech: play each training recording at a random speed in [1 - x, 1 + x] (0 = off)."""
+    cmvn: Literal["global", "utterance"] = "global"
+    """Speech: normalise each mel band with training-set statistics (stored in the model), or
+    per recording (which removes each word's average spectrum)."""
 
 
 @dataclass
@@ -114,6 +119,9 @@ class TrainConfig:
     average_last: int = 0
     """At the end, also write ``<out_dir>/averaged``: the mean of the weights at the last N
     evaluations (checkpoint averaging); 0 or 1 = off."""
+    select_by: str = "loss"
+    """Validation metric that picks ``best/`` and drives early stopping: ``loss`` (lower is
+    better) or a higher-is-better metric the task reports (``token_accuracy``, ``accuracy``)."""
     early_stopping: int | None = None
     """Stop after this many evaluations without improvement; None never stops early."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

@@ -43,6 +43,23 @@ def check_frames(feats: Tensor, mask: Tensor | None, input_dim: int) -> Tensor:
     return mask
 
 
+class InputNorm(nn.Module):
+    """``(x - mean) / std`` per feature channel with the training set's statistics (buffers
+    from ``cfg.input_mean`` / ``cfg.input_std``, so a checkpoint carries its own normalisation)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        m = cfg.input_dim
+        for name, values, default in (("mean", cfg.input_mean, 0.0), ("std", cfg.input_std, 1.0)):
+            if values is not None and len(values) != m:
+                raise ValueError(f"model.input_{name} has {len(values)} values for input_dim={m}")
+            t = torch.tensor(values, dtype=torch.float32) if values is not None else torch.full((m,), default)
+            self.register_buffer(name, t, persistent=False)  # rebuilt from the config on load
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
 class AudioFrontEnd(nn.Module):
     """Frames ``(B, T, M)`` -> ``(B, ceil(T/s), C)`` with positions, and the matching key mask.
 
@@ -58,6 +75,7 @@ class AudioFrontEnd(nn.Module):
             raise ValueError("speech models need model.input_dim (the feature channels, e.g. 40 mels)")
         c, n = cfg.d_model, int(math.log2(cfg.subsample))
         self.input_dim = cfg.input_dim
+        self.norm = InputNorm(cfg)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.input_dim if i == 0 else c, c, 3, 2, 1) for i in range(n))
         self.proj = nn.Linear(cfg.input_dim if n == 0 else c, c)
         self.pos: nn.Module | None = None
@@ -70,7 +88,7 @@ class AudioFrontEnd(nn.Module):
     def forward(self, feats: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Returns ``x`` ``(B, S, C)``, its key mask ``(B, S)`` and positions ``(S,)``."""
         mask = check_frames(feats, mask, self.input_dim)
-        x = feats.masked_fill(~mask[..., None], 0.0).transpose(1, 2)  # (B, T, M) -> (B, M, T)
+        x = self.norm(feats).masked_fill(~mask[..., None], 0.0).transpose(1, 2)  # (B, T, M) -> (B, M, T)
         for conv in self.convs:
             mask = mask[:, ::2]
             x = F.gelu(conv(x)) * mask[:, None]  # (B, C_in, T) -> (B, C, ceil(T/2))
@@ -125,11 +143,13 @@ class PooledFeatureClassifier(AttnkitModel):
             raise ValueError("the logreg baseline needs model.labels (set from the training data)")
         if cfg.input_dim <= 0:
             raise ValueError("speech models need model.input_dim (the feature channels, e.g. 40 mels)")
+        self.norm = InputNorm(cfg)
         self.head = nn.Linear((2 + self.SEGMENTS) * cfg.input_dim, len(cfg.labels))
 
     def pool(self, feats: Tensor, mask: Tensor | None = None) -> Tensor:
         """``(B, T, M)`` -> ``(B, 5M)``: mean, std, and the mean of each third of the real frames."""
         mask = check_frames(feats, mask, self.cfg.input_dim)
+        feats = self.norm(feats)
         lengths = mask.sum(1, keepdim=True).clamp(min=1)  # (B, 1)
         t = torch.arange(feats.shape[1], device=feats.device)[None]  # (1, T)
         seg = torch.div(t * self.SEGMENTS, lengths, rounding_mode="floor")  # (B, T): which third

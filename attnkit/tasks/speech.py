@@ -10,8 +10,10 @@ One task, three settings of ``data``:
 - **speaker-independent** (``holdout_speaker``): every recording of one speaker is the test set.
 
 Validation is 10% of train chosen by a hash of the file name; the test split only gives the
-final score. Features are :func:`attnkit.audio.featurize` frames (loudness-normalised, log-mel,
-per-recording CMVN), computed once per fixed example; SpecAugment masks training copies.
+final score. Features are :func:`attnkit.audio.featurize` frames (loudness-normalised log-mel),
+computed once per fixed example; each band is then normalised with training-set statistics that
+the model stores (``data.cmvn: global``) or per recording (``utterance``). Training can play
+recordings at random speeds (``data.speed_perturb``) and masks bands (SpecAugment).
 
 Models: ``arch: transformer`` is :class:`SpeechEncoderDecoder` (characters out, loss per
 character); ``arch: logreg`` is the non-attention baseline that picks one of the training
@@ -29,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attnkit.audio import FeatureConfig, featurize, normalize_loudness, read_wav, spec_augment
+from attnkit.audio import FeatureConfig, change_speed, featurize, normalize_loudness, read_wav, spec_augment
 from attnkit.config.model import ModelConfig
 from attnkit.config.run import DataConfig, RunConfig
 from attnkit.data.audio_batches import draw_string, join_waveforms, pad_frames
@@ -42,7 +44,7 @@ from attnkit.text import CharTokenizer, Tokenizer
 
 
 def feature_config(data: DataConfig) -> FeatureConfig:
-    return FeatureConfig(n_mels=data.n_mels)
+    return FeatureConfig(n_mels=data.n_mels, cmvn=data.cmvn == "utterance")
 
 
 def load_speech_tables(data: DataConfig) -> dict[str, dict[str, list]]:
@@ -86,6 +88,7 @@ class SpeechTask:
                 "need arch: transformer"
             )
         self._fixed: dict[str, tuple[list[Tensor], list[str]]] = {}
+        self._pieces: dict[str, list[list[int]]] = {}
 
     # --- examples --------------------------------------------------------------------------
 
@@ -93,15 +96,23 @@ class SpeechTask:
         d, sr = self.cfg.data, self.fcfg.sample_rate
         return d.min_gap_ms * sr // 1000, d.max_gap_ms * sr // 1000
 
-    def _draw(self, split: str, gen: torch.Generator) -> tuple[Tensor, str]:
-        """One joined example of ``split``: its waveform and transcript."""
+    def _perturb(self, wave: Tensor, gen: torch.Generator | None) -> Tensor:
+        x = self.cfg.data.speed_perturb
+        if gen is None or x <= 0:
+            return wave
+        factor = 1.0 + x * (2 * float(torch.rand((), generator=gen)) - 1)  # uniform in [1 - x, 1 + x]
+        return change_speed(wave, factor, self.fcfg.sample_rate)
+
+    def _draw(self, split: str, gen: torch.Generator, train: bool = False) -> tuple[Tensor, str, list[int]]:
+        """One joined example of ``split``: its waveform, transcript and recording indices
+        (pieces speed-perturbed in training)."""
         d = self.cfg.data
         lo, hi = self._gap_samples()
         idx, gaps = draw_string(
             len(self.waves[split]), gen, min_words=d.min_words, max_words=d.max_words, min_gap=lo, max_gap=hi
         )
-        wave = join_waveforms([self.waves[split][i] for i in idx], gaps)
-        return wave, " ".join(self.texts[split][i] for i in idx)
+        pieces = [self._perturb(self.waves[split][i], gen if train else None) for i in idx]
+        return join_waveforms(pieces, gaps), " ".join(self.texts[split][i] for i in idx), idx
 
     def examples(self, split: str) -> tuple[list[Tensor], list[str]]:
         """The fixed examples of ``split``: ``(features (T, M) each, transcripts)``."""
@@ -111,11 +122,33 @@ class SpeechTask:
             if self.strings and split != "train":
                 gen = torch.Generator().manual_seed(_split_seed(split))
                 drawn = [self._draw(split, gen) for _ in range(self.cfg.data.eval_strings)]
-                waves, texts = [w for w, _ in drawn], [t for _, t in drawn]
+                waves, texts = [w for w, _, _ in drawn], [t for _, t, _ in drawn]
+                self._pieces[split] = [i for _, _, i in drawn]
             else:
                 waves, texts = self.waves[split], self.texts[split]
+                self._pieces[split] = [[i] for i in range(len(waves))]
             self._fixed[split] = ([featurize(w, self.fcfg) for w in waves], list(texts))
         return self._fixed[split]
+
+    def pieces(self, split: str) -> list[list[int]]:
+        """For each fixed example of ``split``, the recordings it joins (indices into the split;
+        what an oracle segmentation of the string would find)."""
+        self.examples(split)
+        return self._pieces[split]
+
+    def example_wave(self, split: str, index: int) -> Tensor:
+        """The waveform of fixed example ``index`` of ``split`` (joined strings are re-drawn
+        from their seed rather than kept)."""
+        if not self.strings or split == "train":
+            return self.waves[split][index]
+        gen = torch.Generator().manual_seed(_split_seed(split))
+        for _ in range(index + 1):
+            wave = self._draw(split, gen)[0]
+        return wave
+
+    def recording_features(self, split: str, index: int) -> Tensor:
+        """Frames of one recording of ``split`` on its own."""
+        return featurize(self.waves[split][index], self.fcfg)
 
     def references(self, split: str) -> list[str]:
         return self.examples(split)[1]
@@ -138,8 +171,12 @@ class SpeechTask:
 
     def train_batch(self, gen: torch.Generator, batch_size: int) -> Batch:
         if self.strings:
-            drawn = [self._draw("train", gen) for _ in range(batch_size)]
-            feats, texts = [featurize(w, self.fcfg) for w, _ in drawn], [t for _, t in drawn]
+            drawn = [self._draw("train", gen, train=True) for _ in range(batch_size)]
+            feats, texts = [featurize(w, self.fcfg) for w, _, _ in drawn], [t for _, t, _ in drawn]
+        elif self.cfg.data.speed_perturb > 0:
+            idx = torch.randint(0, len(self.waves["train"]), (batch_size,), generator=gen).tolist()
+            feats = [featurize(self._perturb(self.waves["train"][i], gen), self.fcfg) for i in idx]
+            texts = [self.texts["train"][i] for i in idx]
         else:
             all_feats, all_texts = self.examples("train")
             idx = torch.randint(0, len(all_feats), (batch_size,), generator=gen).tolist()
@@ -150,15 +187,24 @@ class SpeechTask:
 
     # --- Task protocol ---------------------------------------------------------------------
 
+    def input_stats(self) -> tuple[list[float], list[float]]:
+        """Per-band mean and standard deviation over every frame of the training recordings."""
+        frames = torch.cat([featurize(w, self.fcfg) for w in self.waves["train"]])  # (sum T, M)
+        mean, std = frames.mean(0), frames.std(0).clamp_min(1e-3)
+        return [round(float(v), 5) for v in mean], [round(float(v), 5) for v in std]
+
     def model_config(self, base: ModelConfig) -> ModelConfig:
         d = self.cfg.data
         longest = max(f.shape[0] for f in self.features("train")) if not self.strings else 0
+        mean, std = self.input_stats() if d.cmvn == "global" else (None, None)
         cap = int(self.fcfg.max_seconds * self.fcfg.sample_rate / self.fcfg.hop) + 1
         return dataclasses.replace(
             base,
             vocab_size=self.tokenizer.vocab_size,
             pad_id=self.tokenizer.pad_id,
             input_dim=d.n_mels,
+            input_mean=mean,
+            input_std=std,
             labels=self.labels if base.arch == "logreg" else None,
             # Room for max_seconds of audio after subsampling, and for the longest transcript.
             max_seq_len=max(base.max_seq_len, math.ceil(max(cap, longest) / base.subsample) + 1,

@@ -12,7 +12,7 @@ Run directory layout::
     <out_dir>/metrics.jsonl   one JSON object per log/eval event
     <out_dir>/loss.png        train/valid loss curves
     <out_dir>/last/           latest checkpoint (see attnkit.train.checkpoint)
-    <out_dir>/best/           checkpoint with the lowest validation loss
+    <out_dir>/best/           checkpoint with the lowest validation loss (or train.select_by)
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Trainer:
             torch.cuda.set_rng_state(rng["cuda"])
         self.step = int(manifest["step"])
         best = ckpt.resolve_checkpoint(self.out / "best") if (self.out / "best").exists() else None
-        self.best = ckpt.read_manifest(best)["metrics"].get("loss", math.inf) if best else math.inf
+        self.best = self._score(ckpt.read_manifest(best)["metrics"]) if best else math.inf
 
     # --- loop ------------------------------------------------------------------------------
 
@@ -257,6 +257,18 @@ class Trainer:
         self.model.load_state_dict(current)
         return metrics
 
+    def _score(self, metrics: dict) -> float:
+        """What ``best/`` minimises: the loss, or minus the ``train.select_by`` metric."""
+        key = self.tc.select_by
+        if key == "loss":
+            return metrics["loss"]
+        if key not in metrics:
+            have = ", ".join(k for k, v in metrics.items() if isinstance(v, int | float))
+            raise ValueError(
+                f"train.select_by={key!r} is not a validation metric of this task; it has {have}"
+            )
+        return -float(metrics[key])
+
     def _eval_and_save(self) -> dict:
         if self.tc.average_last > 1:
             self.recent_states.append(
@@ -266,8 +278,8 @@ class Trainer:
         elapsed = time.perf_counter() - self._t_start
         self._log({"kind": "eval", "step": self.step, "elapsed_s": elapsed, **metrics})
         self._save("last", metrics)
-        if metrics["loss"] < self.best:
-            self.best = metrics["loss"]
+        if self._score(metrics) < self.best:
+            self.best = self._score(metrics)
             self.bad_evals = 0
             self._save("best", metrics)
         else:

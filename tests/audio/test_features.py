@@ -11,6 +11,7 @@ import torch
 
 from attnkit.audio import (
     FeatureConfig,
+    change_speed,
     cmvn,
     featurize,
     load_audio,
@@ -101,14 +102,24 @@ def test_spec_augment_masks_bands_with_the_mean():
                                     freq_masks=1, freq_width=5), out)  # fmt: skip
 
 
-def test_featurize_normalises_each_band_and_ignores_level():
+def test_featurize_ignores_level_and_optionally_normalises_each_band():
     x = torch.tensor(_sine(700.0, 0.4)) + 0.01 * torch.randn(3200)
     f = featurize(x)
     assert f.shape == (1 + 3200 // 80, 40)
-    torch.testing.assert_close(f.mean(0), torch.zeros(40), atol=1e-4, rtol=0)
-    torch.testing.assert_close(f.std(0, unbiased=False), torch.ones(40), atol=1e-3, rtol=0)
     torch.testing.assert_close(featurize(0.05 * x), f, atol=1e-3, rtol=0)  # 20x quieter, same frames
+    torch.testing.assert_close(f, log_mel(normalize_loudness(x, 0.1)))
+    g = featurize(x, FeatureConfig(cmvn=True))
+    torch.testing.assert_close(g.mean(0), torch.zeros(40), atol=1e-4, rtol=0)
+    torch.testing.assert_close(g.std(0, unbiased=False), torch.ones(40), atol=1e-3, rtol=0)
     assert torch.equal(cmvn(torch.ones(1, 3)), torch.zeros(1, 3))  # one frame: shift only
+
+
+def test_change_speed_scales_length_and_frequency():
+    x = torch.tensor(_sine(500.0, 1.0))
+    y = change_speed(x, 1.25, 8000)  # 25% faster: 0.8 s long, 625 Hz
+    assert y.shape == (6400,)
+    spec = torch.fft.rfft(y).abs()
+    assert abs(int(spec.argmax()) / 0.8 - 625.0) <= 1.25  # bin k of 0.8 s is k / 0.8 Hz
 
 
 def test_resample_keeps_a_sine_at_its_frequency():

@@ -6,7 +6,6 @@ import hashlib
 import io
 import zipfile
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import torch
@@ -59,7 +58,7 @@ def test_fetch_tree_downloads_verifies_and_refuses_tampering(tmp_path, monkeypat
     tree = RemoteTree("rec", (archive.as_uri(),), "repo/rec/", pin, count=2, suffix=".wav")
     monkeypatch.setenv("ATTNKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("ATTNKIT_DATA", raising=False)
-    with pytest.raises(FileNotFoundError, match="downloading is off.*ATTNKIT_DATA"):
+    with pytest.raises(FileNotFoundError, match=r"downloading is off.*ATTNKIT_DATA"):
         fetch_tree("toy", tree, download=False)
     got = fetch_tree("toy", tree)
     assert got == tmp_path / "cache" / "toy" / "rec"

@@ -64,7 +64,7 @@ def test_speech_model_trains_like_an_encoder_decoder_and_beam_1_is_greedy():
     assert g == b and len(g) == 3
     with pytest.raises(ValueError, match=r"expected frames \(B, T, 8\)"):
         model.encode(torch.randn(3, 24, 5))
-    with pytest.raises(ValueError, match="need model.input_dim"):
+    with pytest.raises(ValueError, match=r"need model\.input_dim"):
         SpeechEncoderDecoder(_cfg(input_dim=0))
 
 
@@ -88,5 +88,16 @@ def test_pooled_baseline_is_logistic_regression_on_hand_pooled_features():
     torch.testing.assert_close(pooled[1], want, atol=1e-5, rtol=1e-5)
     assert m(x, mask).shape == (2, 3)
     assert not any(isinstance(mod, torch.nn.MultiheadAttention) for mod in m.modules())
-    with pytest.raises(ValueError, match="needs model.labels"):
+    with pytest.raises(ValueError, match=r"needs model\.labels"):
         PooledFeatureClassifier(_cfg(arch="logreg"))
+
+
+def test_input_norm_uses_the_stored_training_statistics():
+    cfg = _cfg(input_mean=[1.0] * 8, input_std=[2.0] * 8)
+    model = SpeechEncoderDecoder(cfg).eval()
+    plain = SpeechEncoderDecoder(_cfg()).eval()
+    plain.load_state_dict(model.state_dict())  # the statistics are config, not weights
+    x = torch.randn(1, 12, 8)
+    torch.testing.assert_close(model.encode(x)[0], plain.encode((x - 1.0) / 2.0)[0])
+    with pytest.raises(ValueError, match="input_mean has 3 values for input_dim=8"):
+        SpeechEncoderDecoder(_cfg(input_mean=[0.0] * 3))

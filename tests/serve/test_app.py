@@ -162,7 +162,7 @@ def test_no_endpoint_reads_client_named_files(client):
     spec = client.get("/openapi.json").json()
     assert set(spec["paths"]) == {
         "/api/health", "/api/models", "/api/generate", "/api/translate", "/api/summarize", "/api/chat",
-        "/api/classify", "/api/embed", "/api/zero-shot",
+        "/api/classify", "/api/embed", "/api/zero-shot", "/api/transcribe",
     }  # fmt: skip
     fields = {f for s in spec["components"]["schemas"].values() for f in s.get("properties", {})}
     assert not fields & {"path", "file", "ckpt", "checkpoint", "dir", "url"}

@@ -1,0 +1,216 @@
+"""Speech to text on FSDD: the Transformer recipes beside the non-attention baseline, recorded.
+
+    .venv/bin/python benchmarks/speech_quality.py                       # every recipe
+    .venv/bin/python benchmarks/speech_quality.py speech/fsdd-spell     # one
+
+Each recipe trains with ``attnkit train --config configs/<recipe>.yaml`` under its own budget;
+its ``best/`` checkpoint (lowest validation loss) is decoded on ``test`` and scored:
+whole-output accuracy, WER and CER. The digit-string recipe's test set is 500 fixed joined
+strings of test-split recordings (synthetic concatenation with 50-300 ms silences, not
+continuous speech). Its baseline, ``speech/fsdd-digits-logreg-oracle``, is the single-word
+logistic regression applied to each recording of a string *cut at the true boundaries*, which
+a real system would not know: an upper bound for that baseline.
+
+Writes RESULTS.md (section ``speech-quality``), ``benchmarks/speech_quality.png`` and the
+alignment figures ``docs/images/speech-alignment-*.png``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from results_md import run_recipes, update_section  # noqa: E402
+
+RECIPES = [
+    "speech/fsdd-spell",
+    "speech/fsdd-spell-logreg",
+    "speech/fsdd-spell-theo",
+    "speech/fsdd-spell-theo-logreg",
+    "speech/fsdd-digits",
+    "speech/fsdd-digits-logreg-oracle",
+]
+TARGETS = {  # recipe: (metric, target, direction, anchor)
+    "speech/fsdd-spell": ("accuracy", 98.0, ">=", "logreg on pooled features about 93 here"),
+    "speech/fsdd-spell-theo": ("accuracy", 80.0, ">=", "logreg about 65 here"),
+}
+FIGURES = {  # recipe: (test recording or string index, figure name)
+    "speech/fsdd-spell": ("7_jackson_0.wav", "speech-alignment-seven.png"),
+    "speech/fsdd-digits": (0, "speech-alignment-digits.png"),
+}
+
+
+def _train(name: str) -> tuple[Path, list[dict]]:
+    from attnkit.api import load_config
+
+    extra = os.environ.get("SPEECH_QUALITY_OVERRIDES", "").split()
+    cfg = load_config(ROOT / "configs" / f"{name}.yaml", extra)
+    cmd = [
+        sys.executable,
+        "-m",
+        "attnkit",
+        "train",
+        "--config",
+        f"configs/{name}.yaml",
+        "train.progress=false",
+    ]
+    subprocess.run([*cmd, *extra], cwd=ROOT, check=True, env=os.environ.copy())
+    out = ROOT / cfg.out_dir
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    return out, [r for r in rows if r["kind"] == "train"]
+
+
+def _figure(m, name: str) -> None:
+    from attnkit.viz.speech import inspect_speech, spectrogram_alignment_png
+
+    which, fname = FIGURES[name]
+    if isinstance(which, str):  # a test recording by file name
+        view = inspect_speech(m, Path(os.environ["ATTNKIT_DATA"]) / "fsdd" / "recordings" / which)
+    else:  # a fixed test string by index
+        view = inspect_speech(m, m.task.example_wave("test", which), name=f"test string {which}")
+    spectrogram_alignment_png(view, ROOT / "docs" / "images" / fname)
+
+
+def run(name: str) -> dict:
+    import attnkit
+
+    if name == "speech/fsdd-digits-logreg-oracle":
+        return _oracle_baseline()
+    out, train_rows = _train(name)
+    m = attnkit.load(out / "best")
+    r = m.evaluate("test")
+    if name in FIGURES:
+        _figure(m, name)
+    return {
+        "recipe": name,
+        "arch": m.cfg.model.arch,
+        "params": sum(p.numel() for p in m.model.parameters()),
+        "steps": train_rows[-1]["step"],
+        "train_minutes": train_rows[-1]["elapsed_s"] / 60,
+        "seed": m.cfg.train.seed,
+        "split": "test"
+        + (f" (speaker {m.cfg.data.holdout_speaker} held out)" if m.cfg.data.holdout_speaker else ""),
+        "examples": r["examples"],
+        "accuracy": 100 * r["accuracy"],
+        "wer": 100 * r["wer"],
+        "cer": 100 * r["cer"],
+    }
+
+
+def _oracle_baseline() -> dict:
+    """The single-word logreg model on each piece of the digit strings, cut at the true boundaries."""
+    import attnkit
+    from attnkit.api import load_config
+    from attnkit.decode.speech import transcribe
+    from attnkit.tasks.speech import SpeechTask
+
+    word = attnkit.load(ROOT / load_config(ROOT / "configs/speech/fsdd-spell-logreg.yaml").out_dir / "best")
+    strings = SpeechTask(load_config(ROOT / "configs/speech/fsdd-digits.yaml"), tokenizer=word.tokenizer)
+    pieces = strings.pieces("test")
+    flat = sorted({i for p in pieces for i in p})
+    said = dict(zip(flat, transcribe(word.model, word.tokenizer,
+                                     [strings.recording_features("test", i) for i in flat], word.cfg.decode),
+                    strict=True))  # fmt: skip
+    hyps = [" ".join(said[i] for i in p) for p in pieces]
+    s = strings.score(hyps, "test")
+    return {
+        "recipe": "speech/fsdd-digits-logreg-oracle",
+        "arch": "logreg (oracle cuts)",
+        "params": sum(p.numel() for p in word.model.parameters()),
+        "steps": 0,
+        "train_minutes": 0.0,
+        "seed": word.cfg.train.seed,
+        "split": "test strings",
+        "examples": s["examples"],
+        "accuracy": 100 * s["accuracy"],
+        "wer": 100 * s["wer"],
+        "cer": 100 * s["cer"],
+    }
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [
+        ("official", "speech/fsdd-spell", "speech/fsdd-spell-logreg", "accuracy"),
+        ("speaker theo held out", "speech/fsdd-spell-theo", "speech/fsdd-spell-theo-logreg", "accuracy"),
+        ("digit strings (100 - WER)", "speech/fsdd-digits", "speech/fsdd-digits-logreg-oracle", "wer"),
+    ]
+    by = {r["recipe"]: r for r in results}
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for gi, (_, ours, base, metric) in enumerate(groups):
+        for j, (rec, colour) in enumerate(((ours, "tab:blue"), (base, "tab:gray"))):
+            if rec in by:
+                v = by[rec][metric] if metric == "accuracy" else 100 - by[rec]["wer"]
+                ax.bar(
+                    gi + 0.38 * (j - 0.5),
+                    v,
+                    0.36,
+                    color=colour,
+                    label=None if gi else ("Transformer" if j == 0 else "logreg baseline"),
+                )
+                ax.text(gi + 0.38 * (j - 0.5), v + 0.5, f"{v:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(groups)), [g[0] for g in groups])
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("% (test)")
+    ax.set_title("FSDD speech -> text: Transformer with cross-attention vs logistic regression")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results: list[dict]) -> str:
+    import torch
+
+    lines = [
+        "Command: `python benchmarks/speech_quality.py` (each recipe: `attnkit train --config "
+        "configs/<recipe>.yaml`, then `attnkit eval --ckpt runs/<recipe>/best`)  ",
+        f"Machine: 2-core x86-64 CPU, fp32, torch {torch.__version__}, {datetime.date.today().isoformat()}. "
+        "`best/` checkpoint (lowest validation loss); beam search as in each recipe.",
+        "",
+        "| recipe | arch | params | steps | train min | seed | test set | accuracy | WER | CER |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['recipe']} | {r['arch']} | {r['params'] / 1e6:.3f}M | {r['steps']} | "
+            f"{r['train_minutes']:.1f} | {r['seed']} | {r['split']} ({r['examples']}) | "
+            f"{r['accuracy']:.2f} | {r['wer']:.2f} | {r['cer']:.2f} |"
+        )
+    lines.append("")
+    for r in results:
+        if r["recipe"] in TARGETS:
+            metric, target, _, anchor = TARGETS[r["recipe"]]
+            verdict = "meets" if r[metric] >= target else "MISSES"
+            lines.append(
+                f"- {r['recipe']}: **{r[metric]:.2f}%** {metric} ({verdict} the target ≥ {target}; {anchor})"
+            )
+    lines += [
+        "- Digit strings are synthetic: 2-5 real test recordings joined with 50-300 ms of silence.",
+        "",
+        "![speech quality](speech_quality.png)",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    results = run_recipes("speech_quality", sys.argv[1:] or RECIPES, RECIPES, run)
+    plot(results, HERE / "speech_quality.png")
+    update_section("speech-quality", "Speech to text (FSDD)", markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
