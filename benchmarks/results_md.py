@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -36,3 +39,26 @@ def run_recipes(
         done[name] = run(name)
         store.write_text(json.dumps(list(done.values()), indent=1, ensure_ascii=False))
     return [done[n] for n in order if n in done]
+
+
+def train_recipe(recipe: str, overrides_env: str) -> tuple[Path, list[dict]]:
+    """``attnkit train --config configs/<recipe>.yaml`` plus the overrides in ``$overrides_env``
+    (for smoke runs), in a child process; returns the run directory and its train log rows."""
+    from attnkit.api import load_config
+
+    root = RESULTS.parent.parent
+    extra = os.environ.get(overrides_env, "").split()
+    cfg = load_config(root / "configs" / f"{recipe}.yaml", extra)
+    cmd = [
+        sys.executable,
+        "-m",
+        "attnkit",
+        "train",
+        "--config",
+        f"configs/{recipe}.yaml",
+        "train.progress=false",
+    ]
+    subprocess.run([*cmd, *extra], cwd=root, check=True, env=os.environ.copy())
+    out = root / cfg.out_dir
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    return out, [r for r in rows if r["kind"] == "train"]

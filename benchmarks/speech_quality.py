@@ -18,9 +18,7 @@ alignment figures ``docs/images/speech-alignment-*.png``.
 from __future__ import annotations
 
 import datetime
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from results_md import run_recipes, update_section  # noqa: E402
+from results_md import run_recipes, train_recipe, update_section  # noqa: E402
 
 RECIPES = [
     "speech/fsdd-spell",
@@ -48,26 +46,6 @@ FIGURES = {  # recipe: (test recording or string index, figure name)
 }
 
 
-def _train(name: str) -> tuple[Path, list[dict]]:
-    from attnkit.api import load_config
-
-    extra = os.environ.get("SPEECH_QUALITY_OVERRIDES", "").split()
-    cfg = load_config(ROOT / "configs" / f"{name}.yaml", extra)
-    cmd = [
-        sys.executable,
-        "-m",
-        "attnkit",
-        "train",
-        "--config",
-        f"configs/{name}.yaml",
-        "train.progress=false",
-    ]
-    subprocess.run([*cmd, *extra], cwd=ROOT, check=True, env=os.environ.copy())
-    out = ROOT / cfg.out_dir
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    return out, [r for r in rows if r["kind"] == "train"]
-
-
 def _figure(m, name: str) -> None:
     from attnkit.viz.speech import inspect_speech, spectrogram_alignment_png
 
@@ -84,7 +62,7 @@ def run(name: str) -> dict:
 
     if name == "speech/fsdd-digits-logreg-oracle":
         return _oracle_baseline()
-    out, train_rows = _train(name)
+    out, train_rows = train_recipe(name, "SPEECH_QUALITY_OVERRIDES")
     m = attnkit.load(out / "best")
     r = m.evaluate("test")
     if name in FIGURES:

@@ -69,7 +69,10 @@ def test_eval_scores_a_decoded_split(speech_checkpoint, shared_data, tmp_path, c
 def test_viz_audio_writes_letters_by_frames_maps(speech_checkpoint, speech, shared_data, tmp_path, capsys):
     wav = _recordings(shared_data, "3_jackson_2")[0]
     out = tmp_path / "v"
-    assert main(["viz", "--ckpt", str(speech_checkpoint), "--audio", wav, "--out", str(out), "--no-per-head"]) == 0
+    assert (
+        main(["viz", "--ckpt", str(speech_checkpoint), "--audio", wav, "--out", str(out), "--no-per-head"])
+        == 0
+    )
     assert (out / "spectrogram_alignment.png").stat().st_size > 5000
     cross = load_file(out / "attention.safetensors")["cross"]
     tokens = json.loads((out / "tokens.json").read_text())
@@ -112,3 +115,34 @@ def test_transcribe_endpoint_and_its_limits(speech, shared_data, tmp_path):
     assert client.post("/api/transcribe?model=nope", content=data).status_code == 404
     assert "/api/transcribe" in client.get("/openapi.json").json()["paths"]
     assert client.get("/api/models").json()["models"][0]["verbs"] == ["transcribe"]
+
+
+def test_transcribe_page_uploads_a_wav_and_shows_the_alignment(speech, shared_data, tmp_path):
+    from tests.serve.browser import browser_page, live_server
+
+    wav = _recordings(shared_data, "4_nicolas_0")[0]
+    expected = speech.transcribe([wav])[0]
+    with live_server(create_app({"fsdd": speech})) as url, browser_page() as (page, seen):
+        page.goto(url + "/")
+        page.wait_for_selector("#tabs button[data-verb=transcribe]")
+        assert page.locator("#tabs button").all_text_contents() == ["Transcribe"]
+        page.set_input_files("input.audio", wav)
+        page.click("button.go")
+        page.wait_for_selector("#ak-view[data-ready='1']", timeout=30_000)
+        assert page.text_content("#output .label") == (expected or "(empty transcript)")
+        size = page.evaluate(
+            "() => { const i = document.querySelector('img.figure'); return [i.naturalWidth, i.naturalHeight]; }"
+        )
+        assert size[0] > 300 and size[1] > 300  # the spectrogram + alignment figure decoded
+        # the viewer opens on cross-attention: output letters (+ <eos>) by audio frames
+        rows = page.locator("#ak-view .ak-row").all_text_contents()
+        assert rows == [*expected, "<eos>"] if expected else rows == ["<eos>"]
+        assert page.locator("#ak-view .ak-col").all_text_contents()[:2] == ["0.00s", "0.04s"]
+        (tmp_path / "notes.wav").write_text("not audio")
+        page.set_input_files("input.audio", str(tmp_path / "notes.wav"))
+        page.click("button.go")
+        page.wait_for_selector("#error:not([hidden])")
+        assert page.text_content("#error").startswith("415: ")
+        page.screenshot(path=str(tmp_path / "transcribe.png"), full_page=True)
+        assert page.errors == []
+    assert all(u.startswith(url) for u in seen)
