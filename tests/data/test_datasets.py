@@ -32,12 +32,14 @@ def test_wikitext2_counts_match_the_paper(shared_data):
 def test_registry_entries_carry_provenance():
     for spec in DATASETS.values():
         assert spec.license and spec.homepage
+        for t in spec.trees:
+            assert len(t.manifest_sha256) == 64 and t.count > 0 and t.urls[0].startswith("https://")
         for f in spec.files:
             assert len(f.sha256) == 64 or len(f.md5 or "") == 32
             # http only where the publisher offers nothing else; the checksum still guards the bytes
             assert all(u.startswith("https://") or spec.name == "dailydialog" for u in f.urls)
     names = (
-        "ag_news, chnsenticorp, dailydialog, multi30k, samsum, scitldr, sst2, tatoeba-cmn-eng, "
+        "ag_news, chnsenticorp, dailydialog, fsdd, multi30k, samsum, scitldr, sst2, tatoeba-cmn-eng, "
         "tinyshakespeare, trec, wikitext-2"
     )
     with pytest.raises(ValueError, match=f"unknown dataset 'nope'; available: {names}"):
