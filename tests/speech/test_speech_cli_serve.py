@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import wave
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -88,7 +89,7 @@ def test_transcribe_endpoint_and_its_limits(speech, shared_data, tmp_path):
     app = create_app({"fsdd": speech}, ServeLimits(max_audio_bytes=200_000, max_audio_seconds=3.0))
     client = TestClient(app)
     wav = _recordings(shared_data, "5_lucas_4")[0]
-    data = open(wav, "rb").read()
+    data = Path(wav).read_bytes()
     r = client.post("/api/transcribe", content=data, headers={"Content-Type": "audio/wav"})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -130,7 +131,8 @@ def test_transcribe_page_uploads_a_wav_and_shows_the_alignment(speech, shared_da
         page.wait_for_selector("#ak-view[data-ready='1']", timeout=30_000)
         assert page.text_content("#output .label") == (expected or "(empty transcript)")
         size = page.evaluate(
-            "() => { const i = document.querySelector('img.figure'); return [i.naturalWidth, i.naturalHeight]; }"
+            "() => { const i = document.querySelector('img.figure');"
+            " return [i.naturalWidth, i.naturalHeight]; }"
         )
         assert size[0] > 300 and size[1] > 300  # the spectrogram + alignment figure decoded
         # the viewer opens on cross-attention: output letters (+ <eos>) by audio frames

@@ -146,5 +146,5 @@ def test_select_by_picks_best_by_a_higher_is_better_metric(tmp_path, tiny_corpus
     assert ckpt.read_manifest(tmp_path / "r" / "best")["step"] == want
     assert want != min(evals, key=lambda r: r["loss"])["step"]
     bad = tiny_run_config(tmp_path / "b", tiny_corpus, "train.select_by=accuracy")
-    with pytest.raises(ValueError, match="train.select_by='accuracy' is not a validation metric"):
+    with pytest.raises(ValueError, match=r"train\.select_by='accuracy' is not a validation metric"):
         api.train(bad)
