@@ -195,7 +195,10 @@ class SpeechTask:
 
     def model_config(self, base: ModelConfig) -> ModelConfig:
         d = self.cfg.data
-        longest = max(f.shape[0] for f in self.features("train")) if not self.strings else 0
+        # The longest input training can build: max_words of the longest recordings, max gaps.
+        samples = d.max_words * max(w.numel() for ws in self.waves.values() for w in ws)
+        samples += (d.max_words - 1) * self._gap_samples()[1]
+        longest = samples // self.fcfg.hop + 1
         mean, std = self.input_stats() if d.cmvn == "global" else (None, None)
         cap = int(self.fcfg.max_seconds * self.fcfg.sample_rate / self.fcfg.hop) + 1
         return dataclasses.replace(
@@ -206,9 +209,10 @@ class SpeechTask:
             input_mean=mean,
             input_std=std,
             labels=self.labels if base.arch == "logreg" else None,
-            # Room for max_seconds of audio after subsampling, and for the longest transcript.
+            # Room for max_seconds of audio (or the longest joined string) after subsampling,
+            # and for the longest transcript.
             max_seq_len=max(base.max_seq_len, math.ceil(max(cap, longest) / base.subsample) + 1,
-                            6 * d.max_words + 2),
+                            d.max_words * (max(map(len, self.texts["train"])) + 1) + 1),
         )  # fmt: skip
 
     def _logits(self, model: nn.Module, batch: Batch) -> Tensor:

@@ -69,42 +69,49 @@ def inspect_speech(
     return AttentionView("speech", label, output, streams, meta)
 
 
-def spectrogram_alignment_png(view: AttentionView, path: str | Path, *, layer: int | None = None) -> Path:
-    """The spectrogram (top) and the cross-attention letters x time (bottom), time-aligned."""
+def spectrogram_alignment_png(view: AttentionView, path: str | Path) -> Path:
+    """The spectrogram (top) and each layer's cross-attention, letters x time, time-aligned."""
     plt = png.pyplot()
-    fig = spectrogram_alignment_figure(view, layer=layer)
+    fig = spectrogram_alignment_figure(view)
     out = png.save_figure(fig, path)
     plt.close(fig)
     return out
 
 
-def spectrogram_alignment_figure(view: AttentionView, *, layer: int | None = None):
-    """The matplotlib figure :func:`spectrogram_alignment_png` saves (the web app sends its bytes)."""
+def spectrogram_alignment_figure(view: AttentionView):
+    """The figure :func:`spectrogram_alignment_png` saves (the web app sends its bytes): the
+    log-mel spectrogram with each letter's attention peak in the last layer marked, then one
+    panel per captured layer of cross-attention (mean of heads) on the same time axis."""
     spec: Tensor = view.meta["spectrogram"]  # (T, M)
     cross = view.streams["cross"]
-    align = png.alignment_matrix(cross, layer=layer)  # (U, S)
     s, hop = view.meta["subsample"], view.meta["frame_seconds"]
-    # Each encoder frame stands for s feature frames: repeat its column to the feature time axis.
-    wide = align.repeat_interleave(s, dim=1)[:, : spec.shape[0]]  # (U, S) -> (U, T)
     seconds = spec.shape[0] * hop
+    n_layers = len(cross.layers)
     plt = png.pyplot()
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(max(6.0, 5 * seconds + 2), 6), sharex=True, gridspec_kw={"height_ratios": [1, 1.2]}
+    fig, axes = plt.subplots(
+        1 + n_layers, 1, figsize=(max(6.0, 5 * seconds + 2), 3 + 2.2 * n_layers), sharex=True,
+        gridspec_kw={"height_ratios": [1.2] + [1.0] * n_layers}, squeeze=False,
+    )  # fmt: skip
+    top = axes[0][0]
+    top.imshow(
+        spec.t().numpy(), origin="lower", aspect="auto", cmap="magma", extent=[0, seconds, 0, spec.shape[1]]
     )
-    extent = [0, seconds, 0, spec.shape[1]]
-    top.imshow(spec.t().numpy(), origin="lower", aspect="auto", cmap="magma", extent=extent)
     top.set_ylabel("mel band")
-    peaks = (align.argmax(-1).float() * s + s / 2) * hop  # seconds of each letter's peak
+    last = png.alignment_matrix(cross)  # (U, S), the last captured layer
+    peaks = (last.argmax(-1).float() * s + s / 2) * hop  # seconds of each letter's peak
     for i, (letter, t) in enumerate(zip(cross.queries, peaks.tolist(), strict=True)):
         top.axvline(t, color="white", lw=0.6, alpha=0.6)
         # Staggered heights keep letters that peak on the same frame readable.
         top.text(t, spec.shape[1] * (0.92 - 0.09 * (i % 3)), letter, color="white", ha="center", fontsize=9)
-    top.set_title(f"{view.input}: “{view.output}” (log-mel, per-recording normalised)", fontsize=10)
-    bottom.imshow(wide.numpy(), aspect="auto", cmap="viridis", vmin=0.0,
+    top.set_title(f"{view.input}: “{view.output}” (log-mel; marks: last layer's peaks)", fontsize=10)
+    for ax, layer in zip((a[0] for a in axes[1:]), cross.layers, strict=True):
+        align = png.alignment_matrix(cross, layer=layer)  # (U, S)
+        # Each encoder frame stands for s feature frames: repeat its column to the time axis.
+        wide = align.repeat_interleave(s, dim=1)[:, : spec.shape[0]]  # (U, S) -> (U, T)
+        ax.imshow(wide.numpy(), aspect="auto", cmap="viridis", vmin=0.0,
                   extent=[0, seconds, len(cross.queries), 0], interpolation="nearest")  # fmt: skip
-    bottom.set_yticks([i + 0.5 for i in range(len(cross.queries))], cross.queries)
-    bottom.set_ylabel("output letter")
-    bottom.set_xlabel("time (s)")
-    li = cross.layers[-1] if layer is None else layer
-    bottom.set_title(f"cross-attention, layer {li}, mean of heads", fontsize=10)
+        ax.set_yticks([i + 0.5 for i in range(len(cross.queries))], cross.queries)
+        ax.set_ylabel("output letter")
+        ax.set_title(f"cross-attention, layer {layer}, mean of heads", fontsize=10)
+    axes[-1][0].set_xlabel("time (s)")
     return fig
