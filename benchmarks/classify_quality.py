@@ -12,9 +12,6 @@ ChnSentiCorp). Results go to RESULTS.md; confusion matrices to ``benchmarks/conf
 from __future__ import annotations
 
 import datetime
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from results_md import run_recipes, update_section  # noqa: E402
+from results_md import run_recipes, train_recipe, update_section  # noqa: E402
 
 RECIPES = [
     "classification/trec",
@@ -44,24 +41,9 @@ TARGETS = {  # recipe: (target accuracy %, anchor)
 
 def run(name: str) -> dict:
     import attnkit
-    from attnkit.api import load_config
     from attnkit.train.plots import plot_confusion
 
-    extra = os.environ.get("CLASSIFY_QUALITY_OVERRIDES", "").split()
-    cfg = load_config(ROOT / "configs" / f"{name}.yaml", extra)
-    cmd = [
-        sys.executable,
-        "-m",
-        "attnkit",
-        "train",
-        "--config",
-        f"configs/{name}.yaml",
-        "train.progress=false",
-    ]
-    subprocess.run([*cmd, *extra], cwd=ROOT, check=True, env=os.environ.copy())
-    out = ROOT / cfg.out_dir
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    train_rows = [r for r in rows if r["kind"] == "train"]
+    out, train_rows = train_recipe(name, "CLASSIFY_QUALITY_OVERRIDES")
     m = attnkit.load(out / "best")
     split = "test" if "test" in m.task.data else "valid"
     r = m.evaluate(split)
@@ -70,7 +52,7 @@ def run(name: str) -> dict:
     )
     return {
         "recipe": name,
-        "arch": cfg.model.arch,
+        "arch": m.cfg.model.arch,
         "params": sum(p.numel() for p in m.model.parameters()),
         "trainable": sum(p.numel() for p in m.model.parameters() if p.requires_grad),
         "steps": train_rows[-1]["step"],

@@ -127,7 +127,12 @@ def plot(results: list[dict], path: Path) -> None:
     groups = [
         ("official", "speech/fsdd-spell", "speech/fsdd-spell-logreg", "accuracy"),
         ("speaker theo held out", "speech/fsdd-spell-theo", "speech/fsdd-spell-theo-logreg", "accuracy"),
-        ("digit strings: 100 - WER\n(logreg given the true cuts)", "speech/fsdd-digits", "speech/fsdd-digits-logreg-oracle", "wer"),
+        (
+            "digit strings: 100 - WER\n(logreg given the true cuts)",
+            "speech/fsdd-digits",
+            "speech/fsdd-digits-logreg-oracle",
+            "wer",
+        ),
     ]
     by = {r["recipe"]: r for r in results}
     fig, ax = plt.subplots(figsize=(7, 3.6))
