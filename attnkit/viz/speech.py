@@ -36,8 +36,13 @@ def inspect_speech(
     **decode: Any,
 ) -> AttentionView:
     """Transcript of ``audio`` (a WAV path, its bytes, or ``(N,)`` samples) and its attention streams."""
-    if lm.cfg.task != "speech" or lm.cfg.model.arch != "transformer":
-        raise ValueError("speech attention views need a speech Transformer checkpoint (task: speech)")
+    if lm.cfg.task != "speech":
+        raise ValueError(f"this is a {lm.cfg.task!r} checkpoint; speech attention views need task: speech")
+    if lm.cfg.model.arch != "transformer":
+        raise ValueError(
+            f"this speech checkpoint is the {lm.cfg.model.arch!r} baseline, which has no attention to show; "
+            "use a Transformer one (model.arch: transformer)"
+        )
     from attnkit.tasks.speech import feature_config
 
     feats = lm.audio_features(audio)  # (T, M)
