@@ -26,7 +26,8 @@ class DataConfig:
     dataset: str | None = "tinyshakespeare"
     """Registered dataset name (attnkit.data.datasets); None to use the *_file fields."""
     train_file: str | None = None
-    """Your own UTF-8 training text (used when dataset is None)."""
+    """Your own UTF-8 training text (used when dataset is None); for seq2seq a TSV of
+    source<TAB>target lines, for speech a TSV of audio.wav<TAB>transcript[<TAB>speaker] lines."""
     valid_file: str | None = None
     """Your own validation text."""
     test_file: str | None = None

@@ -54,11 +54,46 @@ def _parse_fsdd(paths: dict[str, Path]) -> dict[str, Table]:
     }
 
 
+def load_speech_files(
+    train: str | Path, valid: str | Path | None = None, test: str | Path | None = None
+) -> dict[str, Table]:
+    """A user's own recordings: one UTF-8 TSV per split, ``audio.wav<TAB>transcript`` per line.
+
+    Relative audio paths are relative to the TSV's folder. An optional third column names the
+    speaker (for ``data.holdout_speaker``). Missing audio files are reported all at once.
+    """
+    from attnkit.data.sources import read_text
+
+    out: dict[str, Table] = {}
+    for split, manifest in (("train", train), ("valid", valid), ("test", test)):
+        if manifest is None:
+            continue
+        base, rows, missing = Path(manifest).parent, [], []
+        for i, line in enumerate(read_text(manifest).splitlines(), 1):
+            if not line.strip():
+                continue
+            cols = line.split("\t")
+            if len(cols) not in (2, 3) or not cols[1].strip():
+                raise ValueError(f"{manifest}: line {i} should be audio.wav<TAB>transcript[<TAB>speaker]")
+            path = Path(cols[0]) if Path(cols[0]).is_absolute() else base / cols[0]
+            if not path.is_file():
+                missing.append(str(path))
+            rows.append((path, cols[1].strip(), cols[2].strip() if len(cols) == 3 else ""))
+        if missing:
+            raise FileNotFoundError(f"{manifest}: {len(missing)} audio file(s) not found, e.g. {missing[:3]}")
+        out[split] = {
+            "path": [r[0] for r in rows],
+            "text": [r[1] for r in rows],
+            "speaker": [r[2] for r in rows],
+        }
+    return out
+
+
 def speaker_split(tables: dict[str, Table], speaker: str) -> dict[str, Table]:
     """Every recording of ``speaker`` as ``test``, every other speaker's as ``train``."""
     cols = list(tables["train"])
     every = {c: [x for t in tables.values() for x in t[c]] for c in cols}
-    known = sorted(set(every["speaker"]))
+    known = sorted(set(every.get("speaker", [])) - {""})
     if speaker not in known:
         raise ValueError(f"unknown speaker {speaker!r}; this dataset has {', '.join(known)}")
     keep = [s != speaker for s in every["speaker"]]

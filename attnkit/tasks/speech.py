@@ -31,13 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attnkit.audio import FeatureConfig, change_speed, featurize, normalize_loudness, read_wav, spec_augment
+from attnkit.audio import FeatureConfig, change_speed, featurize, load_audio, normalize_loudness, spec_augment
 from attnkit.config.model import ModelConfig
 from attnkit.config.run import DataConfig, RunConfig
 from attnkit.data.audio_batches import draw_string, join_waveforms, pad_frames
 from attnkit.data.datasets import load_dataset
 from attnkit.data.seq2seq import IGNORE, make_batch
-from attnkit.data.speech_datasets import hold_out_recordings, speaker_split
+from attnkit.data.speech_datasets import hold_out_recordings, load_speech_files, speaker_split
 from attnkit.metrics import asr_scores
 from attnkit.tasks.base import Batch
 from attnkit.text import CharTokenizer, Tokenizer
@@ -50,8 +50,14 @@ def feature_config(data: DataConfig) -> FeatureConfig:
 def load_speech_tables(data: DataConfig) -> dict[str, dict[str, list]]:
     """``{split: columns}`` with train/valid/test, as ``data`` asks (official or held-out speaker)."""
     if data.dataset is None:
-        raise ValueError("task: speech needs data.dataset (e.g. fsdd)")
-    tables = load_dataset(data.dataset)
+        if data.train_file is None:
+            raise ValueError(
+                "task: speech needs data.dataset (e.g. fsdd), or data.train_file: a TSV of "
+                "audio.wav<TAB>transcript lines (plus data.valid_file / data.test_file)"
+            )
+        tables = load_speech_files(data.train_file, data.valid_file, data.test_file)
+    else:
+        tables = load_dataset(data.dataset)
     if not isinstance(tables.get("train"), dict) or "path" not in tables["train"]:
         raise ValueError(f"dataset {data.dataset!r} holds no recordings; task: speech needs e.g. fsdd")
     if data.holdout_speaker:
@@ -74,8 +80,7 @@ class SpeechTask:
         self.texts = {s: list(t["text"]) for s, t in tables.items()}
         # Each recording is read once and loudness-normalised; joined strings mix normalised pieces.
         self.waves = {
-            s: [normalize_loudness(read_wav(p, sample_rate=self.fcfg.sample_rate), self.fcfg.target_rms)
-                for p in t["path"]]
+            s: [normalize_loudness(load_audio(p, self.fcfg), self.fcfg.target_rms) for p in t["path"]]
             for s, t in tables.items()
         }  # fmt: skip
         if tokenizer is None:

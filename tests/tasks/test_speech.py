@@ -89,3 +89,43 @@ def test_logreg_baseline_trains_in_the_same_harness(shared_data, tmp_path):
     trainer = Trainer(cfg, task, build_model(cfg.model, "speech"))
     m = trainer.fit()
     assert m["unit"] == "recording" and m["token_accuracy"] >= 0.9  # zero vs one on held-in speakers
+
+
+def test_own_recordings_from_a_tsv_manifest(tmp_path):
+    import math
+    import struct
+    import wave
+
+    def tone(name, freq, rate=16000):
+        with wave.open(str(tmp_path / name), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            n = rate // 4
+            w.writeframes(
+                b"".join(
+                    struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(n)
+                )
+            )
+
+    lines = []
+    for i in range(6):
+        name = f"t{i}.wav"
+        tone(name, 1200 if i % 2 else 300)
+        lines.append(f"{name}\t{'high' if i % 2 else 'low'}\t{'ann' if i < 3 else 'bob'}")
+    (tmp_path / "train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    own = ["data.dataset=null", f"data.train_file={tmp_path / 'train.tsv'}", "data.holdout_speaker=bob"]
+    cfg = apply_overrides(RunConfig(), [*TINY, *own])
+    task = SpeechTask(cfg)
+    assert task.references("test") == ["high", "low", "high"]  # bob's three, in file order
+    assert task.labels == ["high", "low"] and len(task.waves["test"][0]) == 2000  # 16 kHz -> 8 kHz
+    (tmp_path / "bad.tsv").write_text("t0.wav\tlow\nmissing.wav\thigh\n", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match=r"1 audio file\(s\) not found.*missing\.wav"):
+        SpeechTask(
+            apply_overrides(cfg, [f"data.train_file={tmp_path / 'bad.tsv'}", "data.holdout_speaker=null"])
+        )
+    (tmp_path / "cols.tsv").write_text("t0.wav low\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 1 should be audio\.wav<TAB>transcript"):
+        SpeechTask(apply_overrides(cfg, [f"data.train_file={tmp_path / 'cols.tsv'}"]))
+    with pytest.raises(ValueError, match=r"needs data\.dataset .* or data\.train_file"):
+        SpeechTask(apply_overrides(RunConfig(), ["task=speech", "data.dataset=null"]))
