@@ -43,28 +43,59 @@ class FeatureConfig:
     with corpus-wide statistics instead."""
 
 
+def _source(source: str | Path | bytes) -> tuple[str | io.BytesIO, str]:
+    """What ``wave.open`` reads, and how errors name it."""
+    if isinstance(source, bytes | bytearray):
+        return io.BytesIO(source), "the uploaded audio"
+    p = Path(source)
+    if not p.is_file():
+        raise FileNotFoundError(f"audio file not found: {p}")
+    return str(p), str(p)
+
+
+def _not_wav(where: str, e: Exception) -> ValueError:
+    return ValueError(f"{where} is not a readable WAV file ({e}); convert it to 16-bit PCM WAV")
+
+
 def wav_info(source: str | Path | bytes) -> tuple[int, int, int, int]:
     """``(channels, sample width in bytes, sample rate, frames)`` of a WAV file or its bytes."""
-    return _open_wav(source, header_only=True)[0]
-
-
-def _open_wav(
-    source: str | Path | bytes, header_only: bool = False
-) -> tuple[tuple[int, int, int, int], bytes, str]:
-    if isinstance(source, bytes | bytearray):
-        where, handle = "the uploaded audio", io.BytesIO(source)
-    else:
-        p = Path(source)
-        if not p.is_file():
-            raise FileNotFoundError(f"audio file not found: {p}")
-        where, handle = str(p), str(p)
+    handle, where = _source(source)
     try:
         with wave.open(handle, "rb") as w:
-            info = (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes())
-            raw = b"" if header_only else w.readframes(info[3])
+            return w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
     except (wave.Error, EOFError) as e:
-        raise ValueError(f"{where} is not a readable WAV file ({e}); convert it to 16-bit PCM WAV") from None
-    return info, raw, where
+        raise _not_wav(where, e) from None
+
+
+def _read(
+    source: str | Path | bytes, sample_rate: int | None, max_seconds: float | None, mix: bool
+) -> tuple[Tensor, int]:
+    """Samples and their rate; the header is checked before any sample is read."""
+    handle, p = _source(source)
+    try:
+        with wave.open(handle, "rb") as w:
+            channels, width, rate, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            if (channels != 1 and not mix) or width != 2:
+                raise ValueError(
+                    f"{p}: {channels} channel(s) of {8 * width}-bit samples; attnkit reads mono 16-bit "
+                    "PCM (e.g. `sox in.wav -c 1 -b 16 out.wav`)"
+                )
+            if sample_rate is not None and rate != sample_rate:
+                raise ValueError(f"{p}: sample rate {rate} Hz, expected {sample_rate} Hz; resample it first")
+            if n == 0:
+                raise ValueError(f"{p}: the recording is empty")
+            if max_seconds is not None and n / rate > max_seconds:
+                raise ValueError(f"{p}: {n / rate:.1f} s of audio, more than the {max_seconds:g} s limit")
+            raw = w.readframes(n)
+    except (wave.Error, EOFError) as e:
+        raise _not_wav(p, e) from None
+    n = len(raw) // (2 * channels)  # a truncated file holds fewer frames than its header says
+    if n == 0:
+        raise ValueError(f"{p}: the recording is empty (or truncated before its first sample)")
+    samples = torch.frombuffer(bytearray(raw[: 2 * channels * n]), dtype=torch.int16).float() / 32768.0
+    return (
+        samples.view(n, channels).mean(1) if channels > 1 else samples
+    ), rate  # (N*ch,) -> (N, ch) -> (N,)
 
 
 def read_wav(
@@ -79,24 +110,7 @@ def read_wav(
         ValueError: not a WAV file, not mono 16-bit PCM, another sample rate than asked, empty,
             or longer than ``max_seconds``, each naming the file and the fix.
     """
-    (channels, width, rate, n), _, p = _open_wav(path, header_only=True)
-    if (channels != 1 and not mix) or width != 2:
-        raise ValueError(
-            f"{p}: {channels} channel(s) of {8 * width}-bit samples; attnkit reads mono 16-bit PCM "
-            "(e.g. `sox in.wav -c 1 -b 16 out.wav`)"
-        )
-    if sample_rate is not None and rate != sample_rate:
-        raise ValueError(f"{p}: sample rate {rate} Hz, expected {sample_rate} Hz; resample it first")
-    if n == 0:
-        raise ValueError(f"{p}: the recording is empty")
-    if max_seconds is not None and n / rate > max_seconds:
-        raise ValueError(f"{p}: {n / rate:.1f} s of audio, more than the {max_seconds:g} s limit")
-    raw = _open_wav(path)[1]  # read only once the header passed every check
-    n = len(raw) // (2 * channels)  # a truncated file holds fewer frames than its header says
-    if n == 0:
-        raise ValueError(f"{p}: the recording is empty (or truncated before its first sample)")
-    samples = torch.frombuffer(bytearray(raw[: 2 * channels * n]), dtype=torch.int16).float() / 32768.0
-    return samples.view(n, channels).mean(1) if channels > 1 else samples  # (N*ch,) -> (N, ch) -> (N,)
+    return _read(path, sample_rate, max_seconds, mix)[0]
 
 
 def resample(x: Tensor, from_rate: int, to_rate: int) -> Tensor:
@@ -117,8 +131,8 @@ def load_audio(source: str | Path | bytes, cfg: FeatureConfig = FeatureConfig())
     """Any mono or multi-channel 16-bit PCM WAV (path or bytes) as ``(N,)`` samples at
     ``cfg.sample_rate``, at most ``cfg.max_seconds`` long (what a user's own file goes through
     before :func:`featurize`)."""
-    samples = read_wav(source, max_seconds=cfg.max_seconds, mix=True)
-    return resample(samples, wav_info(source)[2], cfg.sample_rate)
+    samples, rate = _read(source, None, cfg.max_seconds, True)
+    return resample(samples, rate, cfg.sample_rate)
 
 
 def normalize_loudness(x: Tensor, target_rms: float = 0.1, eps: float = 1e-8) -> Tensor:
