@@ -232,11 +232,14 @@ class LoadedModel:
         self, audio: Sequence[str | os.PathLike | bytes | torch.Tensor], **decode: Any
     ) -> list[str]:
         """The transcript of each WAV file (or ``(N,)`` waveform) with a speech checkpoint."""
+        return self.transcribe_frames([self.audio_features(a) for a in audio], **decode)
+
+    def transcribe_frames(self, frames: Sequence[torch.Tensor], **decode: Any) -> list[str]:
+        """The transcript of each ``(T, n_mels)`` feature tensor (from :meth:`audio_features`)."""
         if self.cfg.task != "speech":
             raise ValueError(f"this checkpoint is a {self.cfg.task!r} model, not a speech model")
         from attnkit.decode.speech import transcribe
 
-        frames = [self.audio_features(a) for a in audio]
         return transcribe(self.model, self.tokenizer, frames, dataclasses.replace(self.cfg.decode, **decode))
 
     def evaluate(
@@ -255,12 +258,7 @@ class LoadedModel:
         """
         m = self.task.evaluate(self.model, split, self.cfg.train.batch_size, max_batches)
         if self.cfg.task == "speech" and decode:
-            from attnkit.decode.speech import transcribe
-
-            frames = self.task.features(split)[:limit]
-            hyps = transcribe(
-                self.model, self.tokenizer, frames, dataclasses.replace(self.cfg.decode, **decode_overrides)
-            )
+            hyps = self.transcribe_frames(self.task.features(split)[:limit], **decode_overrides)
             m = {**m, **self.task.score(hyps, split), "hypotheses": hyps}
         elif self.is_seq2seq and decode:
             sources = self.task.sources(split)[:limit]

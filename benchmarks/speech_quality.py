@@ -91,16 +91,15 @@ def _oracle_baseline() -> dict:
     """The single-word logreg model on each piece of the digit strings, cut at the true boundaries."""
     import attnkit
     from attnkit.api import load_config
-    from attnkit.decode.speech import transcribe
     from attnkit.tasks.speech import SpeechTask
 
     word = attnkit.load(ROOT / load_config(ROOT / "configs/speech/fsdd-spell-logreg.yaml").out_dir / "best")
     strings = SpeechTask(load_config(ROOT / "configs/speech/fsdd-digits.yaml"), tokenizer=word.tokenizer)
     pieces = strings.pieces("test")
     flat = sorted({i for p in pieces for i in p})
-    said = dict(zip(flat, transcribe(word.model, word.tokenizer,
-                                     [strings.recording_features("test", i) for i in flat], word.cfg.decode),
-                    strict=True))  # fmt: skip
+    said = dict(
+        zip(flat, word.transcribe_frames([strings.recording_features("test", i) for i in flat]), strict=True)
+    )
     hyps = [" ".join(said[i] for i in p) for p in pieces]
     s = strings.score(hyps, "test")
     return {

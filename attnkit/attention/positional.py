@@ -61,6 +61,18 @@ class LearnedPositions(nn.Module):
         return self.weight[positions]  # (..., T) -> (..., T, C)
 
 
+def position_table(kind: str, d_model: int, max_len: int) -> nn.Module | None:
+    """The additive position module for ``kind`` (None for ``rope``, which rotates q and k inside
+    attention, and for ``none``)."""
+    if kind == "sinusoidal":
+        return SinusoidalPositions(d_model, max_len)
+    if kind == "learned":
+        return LearnedPositions(d_model, max_len)
+    if kind in ("rope", "none"):
+        return None
+    raise ValueError(f"unknown positions {kind!r}; choose sinusoidal, learned, rope, none")
+
+
 class RotaryEmbedding(nn.Module):
     """Rotary position embedding applied to queries and keys inside attention."""
 

@@ -225,18 +225,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_eval_files(lm, args: argparse.Namespace, lines: list[str], scores: dict) -> Path:
+    """``<split>.hyp.txt`` (one line per example) and ``<split>.scores.json`` (``scores`` plus the
+    checkpoint and split) in ``--out-dir`` or ``<run>/eval``; returns the hypotheses' path."""
+    out = Path(args.out_dir) if args.out_dir else lm.path.parent / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    hyp_path = out / f"{args.split}.hyp.txt"
+    hyp_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    scores.update(checkpoint=str(lm.path), split=args.split)
+    (out / f"{args.split}.scores.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    return hyp_path
+
+
 def _eval_seq2seq(lm, args: argparse.Namespace) -> int:
     """Decode the split, write hypotheses and scores next to the checkpoint, print the scores."""
     decode = {"beam_size": args.beam} if args.beam is not None else {}
     m = lm.evaluate(args.split, args.max_batches, limit=args.limit, **decode)
-    out = Path(args.out_dir) if args.out_dir else lm.path.parent / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    hyp_path = out / f"{args.split}.hyp.txt"
-    hyp_path.write_text("".join(h.replace("\n", " ") + "\n" for h in m.pop("hypotheses")), encoding="utf-8")
-    m.update(
-        checkpoint=str(lm.path), split=args.split, beam_size=decode.get("beam_size", lm.cfg.decode.beam_size)
-    )
-    (out / f"{args.split}.scores.json").write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
+    lines = [h.replace("\n", " ") for h in m.pop("hypotheses")]
+    m.update(beam_size=decode.get("beam_size", lm.cfg.decode.beam_size))
+    hyp_path = write_eval_files(lm, args, lines, m)
     if args.json:
         print(json.dumps(m))
         return 0

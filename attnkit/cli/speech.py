@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -31,17 +30,14 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
 def run_eval(lm, args: argparse.Namespace) -> int:
     """Decode the split, write transcripts and scores next to the checkpoint, print the scores."""
+    from attnkit.cli.main import write_eval_files
+
     decode = {"beam_size": args.beam} if args.beam is not None else {}
     m = lm.evaluate(args.split, args.max_batches, limit=args.limit, **decode)
-    out = Path(args.out_dir) if args.out_dir else lm.path.parent / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    hyp_path = out / f"{args.split}.hyp.txt"
     refs = lm.task.references(args.split)
-    hyps = m.pop("hypotheses")
-    hyp_path.write_text("".join(f"{h}\t{r}\n" for h, r in zip(hyps, refs, strict=False)), encoding="utf-8")
-    m.update(checkpoint=str(lm.path), split=args.split, arch=lm.cfg.model.arch,
-             holdout_speaker=lm.cfg.data.holdout_speaker)  # fmt: skip
-    (out / f"{args.split}.scores.json").write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
+    lines = [f"{h}\t{r}" for h, r in zip(m.pop("hypotheses"), refs, strict=False)]
+    m.update(arch=lm.cfg.model.arch, holdout_speaker=lm.cfg.data.holdout_speaker)
+    hyp_path = write_eval_files(lm, args, lines, m)
     if args.json:
         print(json.dumps(m))
         return 0

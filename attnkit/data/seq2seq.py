@@ -32,12 +32,17 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, *, min_len: int = 1) -
     return out
 
 
-def make_batch(src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], pad_id: int) -> dict[str, Tensor]:
-    """``{"src": (B, S), "tgt_in": (B, T), "tgt_out": (B, T)}``; each ``tgt`` holds bos ... eos."""
+def teacher_forcing(tgt: Sequence[Sequence[int]], pad_id: int) -> dict[str, Tensor]:
+    """``{"tgt_in": (B, T), "tgt_out": (B, T)}`` from targets that each hold bos ... eos."""
     t = pad_batch(tgt, pad_id, min_len=2)
     tgt_out = t[:, 1:].clone()
     tgt_out[tgt_out == pad_id] = IGNORE
-    return {"src": pad_batch(src, pad_id), "tgt_in": t[:, :-1], "tgt_out": tgt_out}
+    return {"tgt_in": t[:, :-1], "tgt_out": tgt_out}
+
+
+def make_batch(src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], pad_id: int) -> dict[str, Tensor]:
+    """``{"src": (B, S), "tgt_in": (B, T), "tgt_out": (B, T)}``; each ``tgt`` holds bos ... eos."""
+    return {"src": pad_batch(src, pad_id), **teacher_forcing(tgt, pad_id)}
 
 
 class PairData:

@@ -205,11 +205,11 @@ def manifest_text(folder: Path, names: list[str]) -> str:
     return "".join(f"{sha256_of(folder / n)}  {n}\n" for n in sorted(names))
 
 
-def _verify_tree(base: Path, tree: RemoteTree) -> Path:
-    """``base/tree.name`` after checking the manifest's pin and every file against it."""
-    folder, man = base / tree.name, base / tree.manifest
+def _pinned_manifest(base: Path, tree: RemoteTree) -> list[str]:
+    """The manifest's lines after checking its sha256 against the pin and its file count."""
+    man = base / tree.manifest
     if not man.is_file():
-        raise ValueError(f"{man} is missing: it verifies {folder}; restore it or delete the folder")
+        raise ValueError(f"{man} is missing: it verifies {base / tree.name}; restore it or delete the folder")
     text = man.read_text(encoding="utf-8")
     got = hashlib.sha256(text.encode()).hexdigest()
     if got != tree.manifest_sha256:
@@ -217,15 +217,21 @@ def _verify_tree(base: Path, tree: RemoteTree) -> Path:
             f"checksum mismatch for {man}: sha256 {got}, expected {tree.manifest_sha256}. The folder "
             "is a different version or was edited; delete it (or fix the mirror) and try again"
         )
-    names = [line.split("  ", 1)[1] for line in text.splitlines()]
-    if len(names) != tree.count:
-        raise ValueError(f"{man} lists {len(names)} files, expected {tree.count}")
-    for line, name in zip(text.splitlines(), names, strict=True):
-        f = folder / name
-        if not f.is_file() or f"{sha256_of(f)}  {name}" != line:
+    lines = text.splitlines()
+    if len(lines) != tree.count:
+        raise ValueError(f"{man} lists {len(lines)} files, expected {tree.count}")
+    return lines
+
+
+def _verify_tree(base: Path, tree: RemoteTree) -> Path:
+    """``base/tree.name`` after checking the manifest's pin and every file against it."""
+    folder = base / tree.name
+    for line in _pinned_manifest(base, tree):
+        f = folder / line.split("  ", 1)[1]
+        if not f.is_file() or f"{sha256_of(f)}  {f.name}" != line:
             raise ValueError(
-                f"{f}: missing or checksum mismatch against {man}; delete the folder (or fix the "
-                "mirror) and try again"
+                f"{f}: missing or checksum mismatch against {base / tree.manifest}; delete the folder "
+                "(or fix the mirror) and try again"
             )
     return folder
 
@@ -251,7 +257,7 @@ def _download_tree(tree: RemoteTree, base: Path) -> Path:
                 for m, n in zip(members, names, strict=True):
                     (folder / n).write_bytes(z.read(m))
             (tmp / tree.manifest).write_text(manifest_text(folder, names), encoding="utf-8")
-            _verify_tree(tmp, tree)
+            _pinned_manifest(tmp, tree)  # the files were just hashed into it: only the pin is left
             (base / tree.manifest).unlink(missing_ok=True)
             shutil.rmtree(base / tree.name, ignore_errors=True)
             os.replace(tmp / tree.name, base / tree.name)

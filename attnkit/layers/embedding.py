@@ -13,7 +13,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from attnkit.attention.positional import LearnedPositions, SinusoidalPositions
+from attnkit.attention.positional import position_table
 from attnkit.config.model import ModelConfig
 from attnkit.layers.norms import build_norm
 
@@ -40,15 +40,7 @@ class Embeddings(nn.Module):
         self.tok = nn.Embedding(vocab_size, d_model)
         self.types = nn.Embedding(type_vocab_size, d_model) if type_vocab_size else None
         self.norm = norm
-        self.pos: nn.Module | None
-        if positions == "sinusoidal":
-            self.pos = SinusoidalPositions(d_model, max_seq_len)
-        elif positions == "learned":
-            self.pos = LearnedPositions(d_model, max_seq_len)
-        elif positions in ("rope", "none"):
-            self.pos = None
-        else:
-            raise ValueError(f"unknown positions {positions!r}; choose sinusoidal, learned, rope, none")
+        self.pos = position_table(positions, d_model, max_seq_len)
         self.scale = math.sqrt(d_model) if embed_scale else 1.0
         self.dropout = nn.Dropout(dropout)
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attnkit.attention.positional import LearnedPositions, SinusoidalPositions
+from attnkit.attention.positional import position_table
 from attnkit.config.model import ModelConfig
 from attnkit.models.base import AttnkitModel
 from attnkit.models.decoder import Decoder
@@ -50,6 +50,8 @@ class InputNorm(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         m = cfg.input_dim
+        if m <= 0:  # every speech model starts here
+            raise ValueError("speech models need model.input_dim (the feature channels, e.g. 40 mels)")
         for name, values, default in (("mean", cfg.input_mean, 0.0), ("std", cfg.input_std, 1.0)):
             if values is not None and len(values) != m:
                 raise ValueError(f"model.input_{name} has {len(values)} values for input_dim={m}")
@@ -71,18 +73,12 @@ class AudioFrontEnd(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        if cfg.input_dim <= 0:
-            raise ValueError("speech models need model.input_dim (the feature channels, e.g. 40 mels)")
         c, n = cfg.d_model, int(math.log2(cfg.subsample))
         self.input_dim = cfg.input_dim
         self.norm = InputNorm(cfg)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.input_dim if i == 0 else c, c, 3, 2, 1) for i in range(n))
         self.proj = nn.Linear(cfg.input_dim if n == 0 else c, c)
-        self.pos: nn.Module | None = None
-        if cfg.positions == "sinusoidal":
-            self.pos = SinusoidalPositions(c, cfg.max_seq_len)
-        elif cfg.positions == "learned":
-            self.pos = LearnedPositions(c, cfg.max_seq_len)
+        self.pos = position_table(cfg.positions, c, cfg.max_seq_len)  # RoPE acts inside the blocks
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, feats: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -141,8 +137,6 @@ class PooledFeatureClassifier(AttnkitModel):
         self.cfg = cfg
         if not cfg.labels:
             raise ValueError("the logreg baseline needs model.labels (set from the training data)")
-        if cfg.input_dim <= 0:
-            raise ValueError("speech models need model.input_dim (the feature channels, e.g. 40 mels)")
         self.norm = InputNorm(cfg)
         self.head = nn.Linear((2 + self.SEGMENTS) * cfg.input_dim, len(cfg.labels))
 

@@ -36,7 +36,7 @@ from attnkit.config.model import ModelConfig
 from attnkit.config.run import DataConfig, RunConfig
 from attnkit.data.audio_batches import draw_string, join_waveforms, pad_frames
 from attnkit.data.datasets import load_dataset
-from attnkit.data.seq2seq import IGNORE, make_batch
+from attnkit.data.seq2seq import IGNORE, teacher_forcing
 from attnkit.data.speech_datasets import hold_out_recordings, load_speech_files, speaker_split
 from attnkit.metrics import asr_scores
 from attnkit.tasks.base import Batch
@@ -171,8 +171,7 @@ class SpeechTask:
             return batch
         tok = self.tokenizer
         tgt = [[tok.bos_id, *tok.encode(t), tok.eos_id] for t in texts]
-        seq = make_batch([[0]] * len(tgt), tgt, tok.pad_id)
-        return {**batch, "tgt_in": seq["tgt_in"], "tgt_out": seq["tgt_out"]}
+        return {**batch, **teacher_forcing(tgt, tok.pad_id)}
 
     def train_batch(self, gen: torch.Generator, batch_size: int) -> Batch:
         if self.strings:
@@ -194,7 +193,7 @@ class SpeechTask:
 
     def input_stats(self) -> tuple[list[float], list[float]]:
         """Per-band mean and standard deviation over every frame of the training recordings."""
-        frames = torch.cat([featurize(w, self.fcfg) for w in self.waves["train"]])  # (sum T, M)
+        frames = torch.cat(self.features("train"))  # (sum T, M): train examples are single recordings
         mean, std = frames.mean(0), frames.std(0).clamp_min(1e-3)
         return [round(float(v), 5) for v in mean], [round(float(v), 5) for v in std]
 

@@ -46,7 +46,7 @@ def inspect_speech(
     from attnkit.tasks.speech import feature_config
 
     feats = lm.audio_features(audio)  # (T, M)
-    output = lm.transcribe([audio], **decode)[0]
+    output = lm.transcribe_frames([feats], **decode)[0]
     tok, m = lm.tokenizer, lm.cfg.model
     device = next(lm.model.parameters()).device
     out_ids = tok.encode(output)
@@ -54,7 +54,8 @@ def inspect_speech(
     streams = capture_streams(
         lm.model, feats[None].to(device), torch.tensor([tgt_in], device=device), layers=layers, heads=heads
     )
-    hop_s = feature_config(lm.cfg.data).hop / feature_config(lm.cfg.data).sample_rate
+    fcfg = feature_config(lm.cfg.data)
+    hop_s = fcfg.hop / fcfg.sample_rate
     n_frames = -(-feats.shape[0] // m.subsample)
     frames = [f"{j * m.subsample * hop_s:.2f}s" for j in range(n_frames)]
     in_labels, out_labels = token_labels(tok, tgt_in), token_labels(tok, tgt_out)
