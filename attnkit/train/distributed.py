@@ -53,5 +53,8 @@ def mean_across(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
 
 
 def cleanup(info: DistInfo) -> None:
+    """Leave the process group together: every rank waits for the others (rank 0 still writes
+    checkpoints and the loss plot) before any rank closes its connections."""
     if info.world > 1 and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

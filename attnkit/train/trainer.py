@@ -213,6 +213,10 @@ class Trainer:
             if self.dist.is_main and (out / "metrics.jsonl").exists():
                 plot_losses(out / "metrics.jsonl", out / "loss.png", title=str(out))
         if until_step is None:
+            # DDP's reducer holds a reference to the process group: drop it first, so that the
+            # group's connections close when it is destroyed and not later, at interpreter exit,
+            # when a peer's closed socket could surface as an abort in gloo's I/O thread.
+            del train_model
             cleanup(self.dist)
         return last_eval
 
