@@ -66,7 +66,7 @@ class NanoGPT(nn.Module):
         self.lm_head.weight = self.wte.weight
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for blk in self.blocks:
             x = blk(x)
         logits = self.lm_head(self.ln_f(x))

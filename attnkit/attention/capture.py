@@ -90,7 +90,11 @@ class AttentionCapture:
 
 
 def current_capture() -> AttentionCapture | None:
-    """The active capture, or None: attention layers call this once per forward."""
+    """The active capture, or None: attention layers call this once per forward. Never one while
+    ``torch.compile`` traces: dynamo cannot read a ContextVar, and would split the model into one
+    graph per layer to ask."""
+    if torch.compiler.is_compiling():
+        return None
     return _ACTIVE.get()
 
 

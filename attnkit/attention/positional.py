@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from attnkit.attention.shapes import value_range
+
 if TYPE_CHECKING:  # config imports the attention registry; a runtime import would be circular
     from attnkit.config.model import ModelConfig
 
 
 def _check_positions(positions: Tensor, max_len: int, what: str) -> None:
-    if positions.numel() and int(positions.max()) >= max_len:
+    span = value_range(positions)
+    if span is not None and span[1] >= max_len:
         raise ValueError(
-            f"{what} position {int(positions.max())} is out of range: max_seq_len={max_len}; "
+            f"{what} position {span[1]} is out of range: max_seq_len={max_len}; "
             "shorten the input or build the model with a larger max_seq_len"
         )
 

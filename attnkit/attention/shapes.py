@@ -68,3 +68,13 @@ def check_mask(mask: Tensor, b: int, h: int, t: int, s: int) -> None:
     )
     if not ok:
         raise ValueError(f"mask of shape {shape} does not broadcast to (B, H, T, S) = {target}")
+
+
+def value_range(x: Tensor) -> tuple[int, int] | None:
+    """``(min, max)`` of an integer tensor in one device-to-host copy, for input checks; ``None``
+    when ``x`` is empty or ``torch.compile`` is tracing (a host read would break the graph: the
+    compiled path trusts inputs that the eager path has checked)."""
+    if x.numel() == 0 or torch.compiler.is_compiling():
+        return None
+    lo, hi = torch.stack(torch.aminmax(x)).tolist()
+    return lo, hi

@@ -14,6 +14,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from attnkit.attention.positional import position_table
+from attnkit.attention.shapes import value_range
 from attnkit.config.model import ModelConfig
 from attnkit.layers.norms import build_norm
 
@@ -61,10 +62,11 @@ class Embeddings(nn.Module):
     def forward(self, ids: Tensor, positions: Tensor, token_types: Tensor | None = None) -> Tensor:
         if ids.dim() != 2:
             raise ValueError(f"expected token ids of shape (B, T), got {tuple(ids.shape)}")
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
+        span = value_range(ids)
+        if span is not None and (span[0] < 0 or span[1] >= self.vocab_size):
             raise ValueError(
-                f"token id out of range [0, {self.vocab_size}): min {int(ids.min())}, "
-                f"max {int(ids.max())}; does the tokenizer match the model's vocab_size?"
+                f"token id out of range [0, {self.vocab_size}): min {span[0]}, max {span[1]}; "
+                "does the tokenizer match the model's vocab_size?"
             )
         x = self.tok(ids)  # (B, T) -> (B, T, C)
         if self.scale != 1.0:

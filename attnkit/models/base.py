@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnkit.attention.kv_cache import KVCache
+from attnkit.attention.shapes import value_range
 from attnkit.config.model import ModelConfig
 from attnkit.layers.norms import build_norm
 
@@ -47,9 +48,11 @@ def check_ids(ids: Tensor, vocab_size: int) -> None:
     """Raise ``ValueError`` unless ``ids`` is ``(B, T)`` with every id below ``vocab_size``."""
     if ids.dim() != 2:
         raise ValueError(f"expected ids of shape (B, T), got {tuple(ids.shape)}")
-    if ids.numel() and int(ids.max()) >= vocab_size:
+    span = value_range(ids)
+    if span is not None and (span[0] < 0 or span[1] >= vocab_size):
         raise ValueError(
-            f"token id {int(ids.max())} out of range [0, {vocab_size}); does the tokenizer match the model?"
+            f"token id out of range [0, {vocab_size}): min {span[0]}, max {span[1]}; "
+            "does the tokenizer match the model?"
         )
 
 
