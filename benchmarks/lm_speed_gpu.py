@@ -207,7 +207,11 @@ def main() -> None:
     p.add_argument("--json", type=Path, help="where to save the results (saved after each section)")
     p.add_argument("--render", type=Path, help="write RESULTS.md's section from a saved JSON")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--no-compile", action="store_true")
+    p.add_argument(
+        "--sections",
+        default="train_eager,gen,attention,train_compiled",
+        help="comma-separated: which parts to run; with --json, earlier results there are kept",
+    )
     a = p.parse_args()
     if a.render:
         update_section(
@@ -220,7 +224,14 @@ def main() -> None:
 
     transformers.logging.set_verbosity_error()
     torch.backends.cuda.matmul.allow_tf32 = True
-    res = {
+    want = set(a.sections.split(","))
+    unknown = want - {"train_eager", "gen", "attention", "train_compiled"}
+    if unknown:
+        raise SystemExit(
+            f"unknown --sections {sorted(unknown)}; choose from train_eager, gen, attention, train_compiled"
+        )
+    res = json.loads(a.json.read_text()) if a.json and a.json.exists() else {}
+    res |= {
         "date": datetime.date.today().isoformat(),
         "gpu": torch.cuda.get_device_name(),
         "torch": torch.__version__,
@@ -234,13 +245,16 @@ def main() -> None:
         if a.json:
             a.json.write_text(json.dumps(res, indent=1))
 
-    save("train_eager", bench_training(16, 3, a.rounds, compile_=False))
-    torch.cuda.empty_cache()
-    for b in (1, 8):
-        save(f"gen_b{b}", bench_generation(b, 16, 128, a.rounds))
-    save("attention", bench_attention([1024, 4096, 16384, 32768], 3))
-    torch.cuda.empty_cache()
-    if not a.no_compile:
+    if "train_eager" in want:
+        save("train_eager", bench_training(16, 3, a.rounds, compile_=False))
+        torch.cuda.empty_cache()
+    if "gen" in want:
+        for b in (1, 8):
+            save(f"gen_b{b}", bench_generation(b, 16, 128, a.rounds))
+    if "attention" in want:
+        save("attention", bench_attention([1024, 4096, 16384, 32768], 3))
+        torch.cuda.empty_cache()
+    if "train_compiled" in want:
         save("train_compiled", bench_training(16, 3, a.rounds, compile_=True))
 
 
