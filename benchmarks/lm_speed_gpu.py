@@ -16,6 +16,7 @@ ratios medians of per-round ratios. Each section is saved as it finishes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import statistics
@@ -134,9 +135,16 @@ def bench_generation(b: int, prompt_len: int, new: int, rounds: int) -> dict:
     prompt = torch.randint(0, v, (b, prompt_len), device=dev)
     dcfg = DecodeConfig(max_new_tokens=new, temperature=0)
 
+    eager_cfg = dataclasses.replace(dcfg, cuda_graphs=False)
+
     @torch.no_grad()
     def run_ours():
         ids = list(generate_ids(ours, prompt, dcfg))
+        assert len(ids) == new
+
+    @torch.no_grad()
+    def run_ours_eager():
+        ids = list(generate_ids(ours, prompt, eager_cfg))
         assert len(ids) == new
 
     @torch.no_grad()
@@ -152,8 +160,13 @@ def bench_generation(b: int, prompt_len: int, new: int, rounds: int) -> dict:
         )
         assert out.shape[1] == prompt_len + new
 
-    per = interleave_cuda({"attnkit": run_ours, "hf": run_hf}, rounds)
-    return summarise(per, b * new, "hf")
+    with torch.no_grad():  # the same greedy tokens with and without graphs
+        same = torch.equal(
+            torch.stack(list(generate_ids(ours, prompt, dcfg))),
+            torch.stack(list(generate_ids(ours, prompt, eager_cfg))),
+        )
+    per = interleave_cuda({"attnkit": run_ours, "attnkit_eager": run_ours_eager, "hf": run_hf}, rounds)
+    return summarise(per, b * new, "hf") | {"graph_tokens_equal_eager": same}
 
 
 def bench_attention(lengths: list[int], rounds: int) -> list[dict]:
@@ -291,15 +304,17 @@ def markdown(res: dict) -> str:
         "",
         "Greedy decoding with a KV cache, bf16 weights, 16-token prompt, exactly 128 new tokens:",
         "",
-        "| batch | attnkit tok/s | HF generate tok/s | attnkit / HF |",
-        "|---|---|---|---|",
+        "| batch | attnkit tok/s (CUDA graphs) | attnkit tok/s (eager loop) | HF generate tok/s "
+        "| attnkit / HF | graph tokens = eager |",
+        "|---|---|---|---|---|---|",
     ]
     for b in (1, 8):
         if f"gen_b{b}" in res:
             r = res[f"gen_b{b}"]
+            eager = f"{r['attnkit_eager']['per_s']:,.0f}" if "attnkit_eager" in r else "–"
             lines.append(
-                f"| {b} | {r['attnkit']['per_s']:,.0f} | {r['hf']['per_s']:,.0f} "
-                f"| {_ratio(r['attnkit'], 'vs_hf')} |"
+                f"| {b} | {r['attnkit']['per_s']:,.0f} | {eager} | {r['hf']['per_s']:,.0f} "
+                f"| {_ratio(r['attnkit'], 'vs_hf')} | {r.get('graph_tokens_equal_eager', '–')} |"
             )
     if "attention" in res:
         ts = sorted({r["T"] for r in res["attention"]})

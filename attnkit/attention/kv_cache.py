@@ -42,6 +42,11 @@ class LayerKVCache:
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
         self.length = 0
+        self.slots: Tensor | None = None
+        """Slot-addressed mode (see :mod:`attnkit.decode.graphs`): a ``(T,)`` long device tensor
+        of the positions the next ``update`` writes. ``update`` then returns the whole buffers,
+        ``length`` is not used, and the model masks every key past each query's slot. Shapes
+        never change, so one step can be captured as a CUDA graph and replayed."""
 
     @property
     def max_len(self) -> int:
@@ -58,6 +63,10 @@ class LayerKVCache:
             raise ValueError(
                 f"KV cache holds (B, Hkv, *, D) = ({b}, {h}, *, {d}); got k{tuple(k.shape)} v{tuple(v.shape)}"
             )
+        if self.slots is not None:
+            self.k.index_copy_(2, self.slots, k)
+            self.v.index_copy_(2, self.slots, v)
+            return self.k, self.v
         t = k.shape[2]
         end = self.length + t
         if end > self.max_len:
@@ -151,6 +160,16 @@ class KVCache:
             dst.v[:, :, :n] = src.v[:1, :, :n]
             dst.length = n
         return out
+
+    @property
+    def slots(self) -> Tensor | None:
+        """The slot-addressed mode's write positions (see :class:`LayerKVCache`), or None."""
+        return self.layers[0].slots if self.layers else None
+
+    def set_slots(self, slots: Tensor | None) -> None:
+        """Write the next step at ``slots`` ``(T,)`` in every layer (None: append mode)."""
+        for c in self.layers:
+            c.slots = slots
 
     @property
     def length(self) -> int:

@@ -72,9 +72,11 @@ def check_mask(mask: Tensor, b: int, h: int, t: int, s: int) -> None:
 
 def value_range(x: Tensor) -> tuple[int, int] | None:
     """``(min, max)`` of an integer tensor in one device-to-host copy, for input checks; ``None``
-    when ``x`` is empty or ``torch.compile`` is tracing (a host read would break the graph: the
-    compiled path trusts inputs that the eager path has checked)."""
+    when ``x`` is empty, ``torch.compile`` is tracing or a CUDA graph is being captured (a host
+    read would break the graph: graphed paths trust inputs that the eager path has checked)."""
     if x.numel() == 0 or torch.compiler.is_compiling():
+        return None
+    if x.is_cuda and torch.cuda.is_current_stream_capturing():
         return None
     lo, hi = torch.stack(torch.aminmax(x)).tolist()
     return lo, hi

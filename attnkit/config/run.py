@@ -162,6 +162,9 @@ class DecodeConfig:
     prompt_overflow: Literal["truncate", "error"] = "truncate"
     """A prompt that leaves no room in the context: keep its end (with a warning) or fail."""
     seed: int | None = None
+    cuda_graphs: bool = True
+    """On a CUDA device, replay each decoder-only step as a CUDA graph (same tokens, fewer launch
+    costs); no effect on the CPU."""
     beam_size: int = 4
     """Seq2seq: beam width (1 = greedy)."""
     length_penalty: float = 1.0

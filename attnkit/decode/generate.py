@@ -8,6 +8,8 @@ Context limits (learned or sinusoidal positions cover ``max_seq_len`` positions)
 
 - A prompt longer than the context: with ``prompt_overflow="truncate"`` (the default) it keeps
   its last ``context - 1`` tokens and a warning is logged; with ``"error"`` it raises.
+- On a CUDA device a decoder-only Transformer replays each step as a CUDA graph
+  (:mod:`attnkit.decode.graphs`; ``DecodeConfig.cuda_graphs``), with the same tokens.
 - Generating past the context slides the window, as nanoGPT does by cropping: when the cache is
   full, the last ``context // 2`` tokens are re-encoded from position 0 into a fresh cache and
   decoding continues. Models without a limit (LSTM, RoPE) never truncate or slide.
@@ -22,11 +24,15 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.config.run import DecodeConfig
+from attnkit.decode.graphs import StepGraph, can_graph
 from attnkit.decode.processors import process
 from attnkit.text.base import Tokenizer
 from attnkit.text.stream import StreamDecoder
 
 log = logging.getLogger(__name__)
+
+# Capturing a step costs about as much as a few dozen eager steps; shorter runs stay eager.
+GRAPH_MIN_TOKENS = 16
 
 
 def fit_prompt(prompt: Tensor, limit: int | None, policy: str) -> Tensor:
@@ -70,11 +76,19 @@ def generate_ids(
     else:
         gen.seed()
     total = prompt.shape[1] + cfg.max_new_tokens
-    cache = model.new_cache(b, total if limit is None else min(total, limit))
+    cache_len = total if limit is None else min(total, limit)
+    graphed = None
+    if cfg.cuda_graphs and cfg.max_new_tokens >= GRAPH_MIN_TOKENS and can_graph(model, device):
+        graphed = StepGraph(model, b, cache_len)
+        logits = graphed.prefill(prompt)
+        cache = graphed.cache
+    else:
+        cache = model.new_cache(b, cache_len)
+        logits = model(prompt, cache=cache).logits[:, -1]  # prefill: (B, T, V) -> (B, V)
+    length = prompt.shape[1]  # positions cached so far
     history = prompt
     done = torch.zeros(b, dtype=torch.bool, device=device)
     stops = torch.tensor(stop_ids, dtype=torch.long, device=device)
-    logits = model(prompt, cache=cache).logits[:, -1]  # prefill: (B, T, V) -> (B, V)
     for _ in range(cfg.max_new_tokens):
         if cfg.temperature == 0:
             nxt = logits.argmax(dim=-1)
@@ -95,12 +109,20 @@ def generate_ids(
         if bool(done.all()):
             return
         history = torch.cat([history, nxt[:, None]], dim=1)
-        if limit is not None and cache.length >= limit:
+        if limit is not None and length >= limit:
             # Context full: slide the window and re-encode its second half from position 0.
-            cache = model.new_cache(b, limit)
-            logits = model(history[:, -(limit // 2) :], cache=cache).logits[:, -1]
+            length = limit // 2
+            if graphed is not None:
+                logits = graphed.prefill(history[:, -length:])
+            else:
+                cache = model.new_cache(b, limit)
+                logits = model(history[:, -length:], cache=cache).logits[:, -1]
+        elif graphed is not None:
+            logits = graphed.step(nxt, length)
+            length += 1
         else:
             logits = model(nxt[:, None], cache=cache).logits[:, -1]
+            length += 1
 
 
 def generate_text(model: nn.Module, tokenizer: Tokenizer, prompt: str, cfg: DecodeConfig) -> Iterator[str]:

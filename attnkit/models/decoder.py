@@ -83,21 +83,35 @@ class Decoder(AttnkitModel):
             raise ValueError(
                 f"cache batch {cache.layers[0].k.shape[0]} != ids batch {ids.shape[0]} {tuple(ids.shape)}"
             )
-        if positions is None:
+        slots = cache.slots if cache is not None else None
+        is_causal = slots is None
+        if slots is not None:
+            # Slot-addressed cache (attnkit.decode.graphs): positions are a device tensor and the
+            # keys are the whole buffer, so each query may see the keys at or before its slot.
+            if padding_mask is not None or positions is not None or slots.shape != (ids.shape[1],):
+                raise ValueError(
+                    f"a slot-addressed cache takes (B, T) ids with T = {slots.numel()} slots and no "
+                    "padding_mask or positions"
+                )
+            positions = slots
+            keys = torch.arange(cache.layers[0].max_len, device=ids.device)
+            mask = keys <= slots[:, None]  # (T, S), broadcast over batch and heads
+        elif positions is None:
             positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         if padding_mask is not None and padding_mask.shape != (ids.shape[0], start + ids.shape[1]):
             raise ValueError(
                 f"padding_mask {tuple(padding_mask.shape)} must be (B, cached + T) = "
                 f"{(ids.shape[0], start + ids.shape[1])}"
             )
-        mask = masks.expand_padding(padding_mask) if padding_mask is not None else None
+        if slots is None:
+            mask = masks.expand_padding(padding_mask) if padding_mask is not None else None
         ctx_mask = masks.expand_padding(context_mask) if context_mask is not None else None
         x = self.embed(ids, positions)  # (B, T) -> (B, T, C)
         for i, layer in enumerate(self.layers):
             x = layer(
                 x,
                 mask=mask,
-                is_causal=True,
+                is_causal=is_causal,
                 positions=positions,
                 cache=cache.layers[i] if cache is not None else None,
                 context=context,

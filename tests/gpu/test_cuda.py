@@ -188,3 +188,30 @@ def test_training_on_cuda_tracks_the_cpu_run(tmp_path, tiny_corpus):
         torch.testing.assert_close(
             reloaded.model(ids.cuda()).logits.cpu(), loaded.model(ids).logits, atol=1e-4, rtol=1e-4
         )
+
+
+@pytest.mark.parametrize("max_seq_len", [128, 24])  # 24: 60 new tokens slide the window
+def test_cuda_graph_decoding_gives_the_eager_tokens(max_seq_len):
+    from attnkit.config import DecodeConfig
+    from attnkit.decode import generate_ids
+    from attnkit.decode.graphs import StepGraph
+
+    model = Decoder(model_config("tiny", vocab_size=V, max_seq_len=max_seq_len)).eval().cuda()
+    prompt = torch.randint(0, V, (2, 6), device="cuda")
+    cfg = DecodeConfig(max_new_tokens=60, temperature=0)
+    graphed = torch.stack(list(generate_ids(model, prompt, cfg)), 1)
+    eager = torch.stack(
+        list(generate_ids(model, prompt, DecodeConfig(max_new_tokens=60, temperature=0, cuda_graphs=False))),
+        1,
+    )
+    assert torch.equal(graphed, eager)
+    step = StepGraph(model, 2, 32)
+    assert step.graph is not None
+    with torch.no_grad():
+        cache = model.new_cache(2, 32)
+        want = model(prompt, cache=cache).logits[:, -1]
+        torch.testing.assert_close(step.prefill(prompt), want, atol=1e-5, rtol=1e-5)
+        for i in range(6, 12):
+            tok = want.argmax(-1)
+            want = model(tok[:, None], cache=cache).logits[:, -1]
+            torch.testing.assert_close(step.step(tok, i), want, atol=1e-5, rtol=1e-5)
