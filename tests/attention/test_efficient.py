@@ -92,7 +92,9 @@ def test_local_family_names_and_errors():
         get_backend("local:2")(q, k, v)
 
 
-@pytest.mark.parametrize("t,s,causal", [(70, 70, True), (9, 9, False), (5, 12, True), (1, 7, True)])
+@pytest.mark.parametrize(
+    "t,s,causal", [(70, 70, True), (9, 9, False), (5, 12, True), (1, 7, True), (300, 310, True)]
+)
 def test_linear_matches_its_quadratic_form(t, s, causal):
     q, k, v = _qkv(t=t, s=s)
     mask = _pad_mask(2, s, [s, s - 3])
