@@ -148,3 +148,17 @@ def test_capture_records_what_the_backend_uses():
     assert maps[0].shape == (1, 1, 4, 12, 12)
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(1, 1, 4, 12), atol=1e-5, rtol=0)
     assert float((maps[0] - maps[1]).abs().max()) > 1e-3  # linear weights, not softmax ones
+
+
+@pytest.mark.parametrize("block", [1, 2])
+def test_linear_blocks_of_chunks_carry_the_state(monkeypatch, block):
+    # 300 queries after a 10-key prefix are 3 chunks: with 1 or 2 chunks per block the running
+    # state crosses block boundaries, and the output must not change.
+    from attnkit.attention import linear
+
+    q, k, v = _qkv(t=300, s=310)
+    whole, w = linear_attention(q, k, v, is_causal=True, need_weights=True)
+    monkeypatch.setattr(linear, "BLOCK", block)
+    blocked, _ = linear_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(blocked, whole, atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(blocked, w @ torch.repeat_interleave(v, 2, dim=1), atol=1e-9, rtol=1e-9)
