@@ -111,6 +111,21 @@ def hf_gpt2(v, c, n_layer, h, t):
     return GPT2LMHeadModel(cfg)
 
 
+@torch.no_grad()
+def hf_greedy(hf, prompt: torch.Tensor, new: int) -> None:
+    """HF ``generate``: greedy with its KV cache, exactly ``new`` tokens (no early stop)."""
+    out = hf.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=new,
+        min_new_tokens=new,
+        do_sample=False,
+        use_cache=True,
+        pad_token_id=0,
+    )
+    assert out.shape[1] == prompt.shape[1] + new
+
+
 def attnkit_cfg(v, c, n_layer, h, t) -> ModelConfig:
     return ModelConfig(vocab_size=v, d_model=c, n_layers=n_layer, n_heads=h, max_seq_len=max(t, 1024))
 
@@ -211,20 +226,7 @@ def bench_generation(shape, b, prompt_len, new, rounds) -> dict:
         n = sum(1 for _ in generate_ids(ours, prompt, dcfg))
         assert n == new
 
-    @torch.no_grad()
-    def run_hf():
-        out = hf.generate(
-            prompt,
-            attention_mask=torch.ones_like(prompt),
-            max_new_tokens=new,
-            min_new_tokens=new,
-            do_sample=False,
-            use_cache=True,
-            pad_token_id=0,
-        )
-        assert out.shape[1] == prompt_len + new
-
-    per = interleave({"attnkit": run_ours, "hf": run_hf}, rounds)
+    per = interleave({"attnkit": run_ours, "hf": lambda: hf_greedy(hf, prompt, new)}, rounds)
     return summarise(per, b * new, "hf")
 
 

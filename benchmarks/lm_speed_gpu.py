@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from lm_speed import NanoGPT, RandomTokens, attnkit_cfg, hf_gpt2, summarise  # noqa: E402
+from lm_speed import NanoGPT, RandomTokens, attnkit_cfg, hf_gpt2, hf_greedy, summarise  # noqa: E402
 from results_md import update_section  # noqa: E402
 
 from attnkit.config import DecodeConfig, RunConfig, TrainConfig  # noqa: E402
@@ -147,25 +147,15 @@ def bench_generation(b: int, prompt_len: int, new: int, rounds: int) -> dict:
         ids = list(generate_ids(ours, prompt, eager_cfg))
         assert len(ids) == new
 
-    @torch.no_grad()
-    def run_hf():
-        out = hf.generate(
-            prompt,
-            attention_mask=torch.ones_like(prompt),
-            max_new_tokens=new,
-            min_new_tokens=new,
-            do_sample=False,
-            use_cache=True,
-            pad_token_id=0,
-        )
-        assert out.shape[1] == prompt_len + new
-
     with torch.no_grad():  # the same greedy tokens with and without graphs
         same = torch.equal(
             torch.stack(list(generate_ids(ours, prompt, dcfg))),
             torch.stack(list(generate_ids(ours, prompt, eager_cfg))),
         )
-    per = interleave_cuda({"attnkit": run_ours, "attnkit_eager": run_ours_eager, "hf": run_hf}, rounds)
+    per = interleave_cuda(
+        {"attnkit": run_ours, "attnkit_eager": run_ours_eager, "hf": lambda: hf_greedy(hf, prompt, new)},
+        rounds,
+    )
     return summarise(per, b * new, "hf") | {"graph_tokens_equal_eager": same}
 
 
