@@ -34,6 +34,7 @@ from attnkit.models.factory import build_model
 from attnkit.tasks import TASKS
 from attnkit.text.base import Tokenizer
 from attnkit.train import checkpoint as ckpt
+from attnkit.train.device import select_device
 from attnkit.train.trainer import Trainer
 
 
@@ -268,7 +269,8 @@ class LoadedModel:
 
 
 def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[str] = ()) -> LoadedModel:
-    """Load a checkpoint directory (or a run directory, meaning its ``last/``).
+    """Load a checkpoint directory (or a run directory, meaning its ``last/``) onto ``device``
+    (``cpu``, ``cuda``, ``cuda:N``, ``mps``, or ``auto``: CUDA, then MPS, then CPU).
 
     Raises:
         FileNotFoundError: nothing loadable at ``path``.
@@ -276,6 +278,7 @@ def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[st
     """
     from attnkit.pretrained.registry import PRETRAINED
 
+    device = str(select_device(device))
     p = Path(path)
     if str(path) in PRETRAINED or ((p / "config.json").is_file() and not (p / "manifest.json").is_file()):
         return load_pretrained(path, device=device, overrides=overrides)
@@ -295,6 +298,7 @@ def load_pretrained(
 ) -> LoadedModel:
     """A registered pretrained model (``minilm``, ``smollm2``) or an HF-format directory, in
     attnkit's own Encoder/Decoder with its own tokenizer (see :mod:`attnkit.pretrained`)."""
+    device = str(select_device(device))
     from attnkit.pretrained.convert import model_from_hf_dir
     from attnkit.pretrained.registry import resolve, tokenizer_for
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from attnkit.attention import BACKENDS
+from attnkit.cli.options import add_device
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
@@ -85,7 +86,7 @@ def _decode_overrides(args: argparse.Namespace) -> dict:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    lm = load(args.ckpt, overrides=args.overrides)
+    lm = load(args.ckpt, device=args.device, overrides=args.overrides)
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     sys.stdout.write(prompt)
     for chunk in lm.stream(prompt, **_decode_overrides(args)):
@@ -119,7 +120,7 @@ def _search_overrides(args: argparse.Namespace) -> dict:
 def _cmd_transduce(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    m = load(args.ckpt, overrides=args.overrides)
+    m = load(args.ckpt, device=args.device, overrides=args.overrides)
     if not m.is_seq2seq:
         raise ValueError(f"{args.ckpt} is a {m.cfg.task!r} checkpoint; use `attnkit generate` for it")
     decode = _search_overrides(args)
@@ -136,7 +137,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from attnkit.api import load
     from attnkit.cli.chat import run_chat
 
-    m = load(args.ckpt, overrides=args.overrides)
+    m = load(args.ckpt, device=args.device, overrides=args.overrides)
     if not m.can_chat:
         raise ValueError(
             f"{args.ckpt} is a {m.cfg.task!r} checkpoint; `attnkit chat` needs a dialogue checkpoint "
@@ -154,7 +155,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    m = load(args.ckpt, overrides=args.overrides)
+    m = load(args.ckpt, device=args.device, overrides=args.overrides)
     texts = _read_inputs(args)
     results = _few_shot(m, args, texts) if (args.zero_shot or args.shots) else m.classify(texts)
     for text, res in zip(texts, results, strict=True):
@@ -205,7 +206,7 @@ def _eval_classifier(lm, args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    lm = load(args.ckpt)
+    lm = load(args.ckpt, device=args.device)
     if lm.cfg.task == "speech":
         from attnkit.cli.speech import run_eval
 
@@ -271,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="stream a continuation of --prompt (or stdin)")
     g.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
+    add_device(g)
     g.add_argument("--prompt", help="prompt text; read from stdin when absent")
     g.add_argument("--max-new-tokens", type=int)
     g.add_argument("--temperature", type=float, help="0 = greedy")
@@ -285,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     for verb, what in (("translate", "translate"), ("summarize", "summarize")):
         x = sub.add_parser(verb, help=f"{what} lines from stdin or --input (one input per line)")
         x.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
+        add_device(x)
         x.add_argument("--input", help="UTF-8 file, one input per line (default: stdin)")
         x.add_argument("--output", help="write outputs here (default: stdout), one per line")
         _search_add_arguments(x)
@@ -294,12 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ch = sub.add_parser("chat", help="talk with a dialogue checkpoint (/reset, /history, /quit)")
     ch.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
+    add_device(ch)
     _search_add_arguments(ch)
     ch.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
     ch.set_defaults(func=_cmd_chat)
 
     c = sub.add_parser("classify", help="label lines from stdin or --input with a classifier")
     c.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
+    add_device(c)
     c.add_argument("--input", help="UTF-8 file, one text per line (default: stdin)")
     c.add_argument("--json", action="store_true", help="one JSON object per line: text, label, probs")
     c.add_argument(
@@ -314,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="score a checkpoint on a split")
     e.add_argument("--ckpt", required=True)
+    add_device(e)
     e.add_argument("--split", default="test")
     e.add_argument("--max-batches", type=int, help="loss on only the first N batches")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from attnkit.cli.options import add_device
+
 
 def add_parser(sub) -> None:
     s = sub.add_parser("serve", help="local web app + JSON API for checkpoints, with attention views")
     s.add_argument("--ckpt", action="append", required=True, help="a checkpoint directory (repeatable)")
+    add_device(s)
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--max-input-chars", type=int, default=2000, help="longer inputs get HTTP 413")
@@ -22,7 +25,7 @@ def add_parser(sub) -> None:
     s.set_defaults(func=run)
 
 
-def load_models(paths: list[str]) -> dict:
+def load_models(paths: list[str], device: str = "cpu") -> dict:
     from attnkit.api import load
     from attnkit.serve.app import model_name
 
@@ -32,7 +35,7 @@ def load_models(paths: list[str]) -> dict:
         n = 2
         while name in models:  # two runs with the same directory name: keep both
             name, n = f"{base}-{n}", n + 1
-        models[name] = load(path)
+        models[name] = load(path, device=device)
     return models
 
 
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     # Each running call gets its own OpenMP team of this size; cores / calls avoids oversubscription.
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.max_concurrency))
     torch.set_num_threads(threads)
-    models = load_models(args.ckpt)
+    models = load_models(args.ckpt, args.device)
     for name, lm in models.items():
         print(f"loaded {name}: {lm.cfg.task} ({lm.cfg.model.arch}) from {lm.path}")
     print(

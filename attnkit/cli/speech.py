@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from attnkit.cli.options import add_device
+
 
 def add_parser(sub) -> None:
     t = sub.add_parser("transcribe", help="transcribe WAV files with a speech checkpoint")
     t.add_argument("--ckpt", required=True)
+    add_device(t)
     t.add_argument("files", nargs="+", help="WAV files (16-bit PCM; resampled to the model's rate)")
     t.add_argument("--beam", type=int, help="beam width (default: the recipe's)")
     t.add_argument("--json", action="store_true", help="one JSON object per file")
@@ -18,7 +21,7 @@ def add_parser(sub) -> None:
 def run_transcribe(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    lm = load(args.ckpt)
+    lm = load(args.ckpt, device=args.device)
     if lm.cfg.task != "speech":
         raise ValueError(f"{args.ckpt} is a {lm.cfg.task!r} checkpoint; transcribe needs a speech one")
     decode = {"beam_size": args.beam} if args.beam is not None else {}

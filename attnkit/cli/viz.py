@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from attnkit.cli.options import add_device
+
 
 def parse_indices(text: str | None, what: str) -> list[int] | None:
     """``"0,2,5"`` or ``"0-3"`` -> ``[0, 2, 5]`` / ``[0, 1, 2, 3]``; None or ``"all"`` -> None."""
@@ -29,6 +31,7 @@ def parse_indices(text: str | None, what: str) -> list[int] | None:
 def add_parser(sub) -> None:
     v = sub.add_parser("viz", help="write an input's attention maps: HTML head/model view, PNGs, tensors")
     v.add_argument("--ckpt", required=True)
+    add_device(v)
     src = v.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help='the input; for a dialogue checkpoint turns are separated by "\\n"')
     src.add_argument("--input", help="read the input from this UTF-8 file (long inputs)")
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from attnkit.viz.inspect import inspect_attention
     from attnkit.viz.payload import output_text
 
-    lm = load(args.ckpt)
+    lm = load(args.ckpt, device=args.device)
     decode = {"beam_size": args.beam} if args.beam is not None else {}
     sel = {"layers": parse_indices(args.layers, "layers"), "heads": parse_indices(args.heads, "heads")}
     if (lm.cfg.task == "speech") != bool(args.audio):

@@ -14,8 +14,14 @@ eagerly), which is how the tests check it against ordinary cached decoding.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import Tensor, nn
+
+# The web app decodes in worker threads: one capture at a time, and a capture does not forbid
+# other threads' CUDA calls (capture_error_mode="thread_local"); replays need no lock.
+_CAPTURE_LOCK = threading.Lock()
 
 
 def can_graph(model: nn.Module, device: torch.device) -> bool:
@@ -55,15 +61,16 @@ class StepGraph:
     def _capture(self) -> None:
         # Warm up on a side stream (cuBLAS workspaces, lazy init) before recording, as the CUDA
         # graph docs ask. It writes slot 0, which the prefill overwrites.
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(2):
-                self._step()
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.logits = self._step()
+        with _CAPTURE_LOCK:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):
+                    self._step()
+            torch.cuda.current_stream().wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+                self.logits = self._step()
 
     @torch.no_grad()
     def prefill(self, ids: Tensor) -> Tensor:

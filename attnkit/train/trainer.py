@@ -32,6 +32,7 @@ from attnkit.config.base import save_yaml
 from attnkit.config.run import RunConfig, TrainConfig
 from attnkit.tasks.base import Task
 from attnkit.train import checkpoint as ckpt
+from attnkit.train.device import select_device
 from attnkit.train.distributed import DistInfo, cleanup, init_distributed, mean_across, shard
 from attnkit.train.optim import build_optimizer, lr_at
 from attnkit.train.plots import plot_losses
@@ -39,18 +40,6 @@ from attnkit.train.plots import plot_losses
 
 class TrainingError(RuntimeError):
     """The run cannot continue (a non-finite loss); the message says what to change."""
-
-
-def select_device(name: str) -> torch.device:
-    if name != "auto":
-        if name == "cuda" and not torch.cuda.is_available():
-            raise ValueError("train.device=cuda but no CUDA device is available; use auto or cpu")
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def autocast_for(cfg: TrainConfig, device: torch.device):

@@ -215,3 +215,26 @@ def test_cuda_graph_decoding_gives_the_eager_tokens(max_seq_len):
             tok = want.argmax(-1)
             want = model(tok[:, None], cache=cache).logits[:, -1]
             torch.testing.assert_close(step.step(tok, i), want, atol=1e-5, rtol=1e-5)
+
+
+def test_cuda_graph_decoding_from_two_threads_at_once():
+    """The web app decodes in worker threads: two captures and replays at once give each thread
+    the tokens it gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from attnkit.config import DecodeConfig
+    from attnkit.decode import generate_ids
+
+    model = Decoder(model_config("tiny", vocab_size=V)).eval().cuda()
+    prompts = [torch.randint(0, V, (1, 5), device="cuda") for _ in range(4)]
+    cfg = DecodeConfig(max_new_tokens=40, temperature=0)
+
+    def run(p):
+        with torch.no_grad():
+            return torch.stack(list(generate_ids(model, p, cfg)), 1).cpu()
+
+    alone = [run(p) for p in prompts]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(run, prompts))
+    for a, b in zip(alone, together, strict=True):
+        assert torch.equal(a, b)
