@@ -97,6 +97,11 @@ class TrainConfig:
     """Optimizer steps (the schedule's length)."""
     max_minutes: float | None = None
     """Wall-clock budget; the run evaluates, saves and stops when it is spent."""
+    fit_schedule_to_budget: bool = False
+    """With ``max_minutes``: at the first evaluation, measure the steps per minute (evaluation
+    included) and, if the budget ends before ``max_steps``, end the schedule and the run at the
+    step it allows, so a cosine schedule anneals instead of being cut off at a high rate. The
+    fitted length is saved with checkpoints; a resumed run keeps it."""
     lr: float = 1e-3
     """Peak learning rate."""
     min_lr: float = 1e-4

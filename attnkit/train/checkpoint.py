@@ -73,8 +73,10 @@ def save_checkpoint(
     rng: dict[str, torch.Tensor] | None = None,
     step: int = 0,
     metrics: dict[str, float] | None = None,
+    schedule_steps: int | None = None,
 ) -> Path:
-    """Write a checkpoint directory atomically; returns its path."""
+    """Write a checkpoint directory atomically; returns its path. ``schedule_steps`` records a
+    schedule length fitted to a time budget (``train.fit_schedule_to_budget``)."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
@@ -93,6 +95,7 @@ def save_checkpoint(
             "format": FORMAT,
             "step": step,
             "metrics": metrics or {},
+            **({"schedule_steps": schedule_steps} if schedule_steps is not None else {}),
             "model_class": type(model).__name__,
             "vocab_size": tokenizer.vocab_size,
             "tokenizer_sha256": tokenizer.fingerprint(),

@@ -37,8 +37,9 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) ->
     )
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Learning rate for optimizer step ``step`` (0-based): linear warmup, then the schedule."""
+def lr_at(step: int, cfg: TrainConfig, total: int | None = None) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): linear warmup, then the schedule,
+    which ends at ``total`` steps (default ``cfg.max_steps``)."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
@@ -46,6 +47,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     if cfg.schedule == "inverse_sqrt":
         # Noam: peak at the end of warmup, then lr * sqrt(warmup / step).
         return cfg.lr * math.sqrt(max(cfg.warmup_steps, 1) / max(step + 1, 1))
-    span = max(1, cfg.max_steps - cfg.warmup_steps)
+    span = max(1, (total or cfg.max_steps) - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / span)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))

@@ -64,6 +64,8 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, self.tc, self.device)
         self.gen = torch.Generator().manual_seed(self.tc.seed)
         self.step = 0
+        self.schedule_steps: int | None = None
+        """The schedule's length when fitted to the time budget (else ``max_steps``)."""
         self.best = math.inf
         self.bad_evals = 0
         self.history: list[dict] = []
@@ -91,6 +93,7 @@ class Trainer:
             rng=self._rng_state(),
             step=self.step,
             metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+            schedule_steps=self.schedule_steps,
         )
 
     def resume(self, path: str | Path | None = None) -> None:
@@ -107,6 +110,7 @@ class Trainer:
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"])
         self.step = int(manifest["step"])
+        self.schedule_steps = manifest.get("schedule_steps")
         best = ckpt.resolve_checkpoint(self.out / "best") if (self.out / "best").exists() else None
         self.best = self._score(ckpt.read_manifest(best)["metrics"]) if best else math.inf
 
@@ -141,9 +145,9 @@ class Trainer:
             train_model = DDP(
                 train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        stop = min(tc.max_steps, until_step or tc.max_steps)
+        stop = min(tc.max_steps, until_step or tc.max_steps, self.schedule_steps or tc.max_steps)
         bar = tqdm(
-            total=tc.max_steps,
+            total=self.schedule_steps or tc.max_steps,
             initial=self.step,
             disable=not (tc.progress and self.dist.is_main),
             dynamic_ncols=True,
@@ -151,11 +155,12 @@ class Trainer:
             unit="step",
         )
         t_start = self._t_start = time.perf_counter()
+        first_step = self.step
         tokens_since, t_since = 0, t_start
         last_eval: dict = {}
         try:
             while self.step < stop:
-                lr = lr_at(self.step, tc)
+                lr = lr_at(self.step, tc, self.schedule_steps)
                 for g in self.optimizer.param_groups:
                     g["lr"] = lr
                 loss_sum, ntok = self.train_step(train_model)
@@ -186,6 +191,13 @@ class Trainer:
                         f"step {self.step}: valid loss {last_eval['loss']:.4f} "
                         f"(ppl {last_eval['ppl']:.2f} per {last_eval.get('unit', 'token')})"
                     )
+                    if self._fit_schedule(time.perf_counter() - t_start, self.step - first_step):
+                        stop = min(stop, self.schedule_steps)
+                        bar.total = self.schedule_steps
+                        bar.write(
+                            f"schedule fitted to the {tc.max_minutes} min budget: {self.schedule_steps} "
+                            f"steps (max_steps {tc.max_steps})"
+                        )
                     if tc.early_stopping is not None and self.bad_evals >= tc.early_stopping:
                         bar.write(f"early stopping: no improvement in {self.bad_evals} evaluations")
                         break
@@ -208,6 +220,19 @@ class Trainer:
             del train_model
             cleanup(self.dist)
         return last_eval
+
+    def _fit_schedule(self, elapsed_s: float, steps_done: int) -> bool:
+        """At the first evaluation, shorten the schedule to the steps the time budget allows
+        (``train.fit_schedule_to_budget``). Returns True when it did. Done once, so the rest of
+        the run (and a resumed run) follows one fixed schedule."""
+        tc = self.tc
+        if not tc.fit_schedule_to_budget or tc.max_minutes is None or self.schedule_steps is not None:
+            return False
+        per_step = elapsed_s / max(steps_done, 1)  # evaluation and checkpointing included
+        # 2% margin: the final evaluation and save must fit too.
+        left = int(0.98 * (tc.max_minutes * 60 - elapsed_s) / per_step)
+        self.schedule_steps = max(self.step + 1, min(tc.max_steps, self.step + left))
+        return self.schedule_steps < tc.max_steps
 
     def train_step(self, train_model: nn.Module) -> tuple[torch.Tensor, int]:
         """One optimizer step over ``grad_accum`` micro-batches at the current ``lr``.
