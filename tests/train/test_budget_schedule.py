@@ -29,14 +29,18 @@ def _run(tmp_path, corpus, name, *extra):
         tmp_path / name, corpus, *budget, "train.warmup_steps=2", "train.min_lr=1e-4", *extra
     )
     attnkit.train(cfg)
-    rows = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in rows if r["kind"] == "train"], tmp_path / name
+    return _train_rows(tmp_path / name), cfg
+
+
+def _train_rows(run):
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["kind"] == "train"]
 
 
 def test_fitted_schedule_anneals_inside_the_budget(tmp_path, tiny_corpus, fake_clock):
     cut, _ = _run(tmp_path, tiny_corpus, "cut")
-    fitted, run = _run(tmp_path, tiny_corpus, "fitted", "train.fit_schedule_to_budget=true")
-    steps = read_manifest(resolve_checkpoint(run / "last"))["schedule_steps"]
+    fitted, cfg = _run(tmp_path, tiny_corpus, "fitted", "train.fit_schedule_to_budget=true")
+    steps = read_manifest(resolve_checkpoint(tmp_path / "fitted" / "last"))["schedule_steps"]
     assert 10 < steps < 1000
     assert fitted[-1]["step"] == steps  # the run ends where its schedule does
     assert fitted[-1]["lr"] == pytest.approx(1e-4, rel=0.05)  # annealed to min_lr
@@ -46,3 +50,7 @@ def test_fitted_schedule_anneals_inside_the_budget(tmp_path, tiny_corpus, fake_c
     assert cut[-1]["lr"] > 0.9 * 3e-3
     # The first evaluation is where the fit happens: the same schedule up to it.
     assert [r["lr"] for r in fitted[:10]] == [r["lr"] for r in cut[:10]]
+
+    # A resumed run keeps the fitted length: it is already at its end, so it takes no steps.
+    attnkit.train(cfg, resume=True)
+    assert _train_rows(tmp_path / "fitted") == fitted
