@@ -52,6 +52,17 @@ def mean_across(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return x / info.world
 
 
+def agree_min(value: float, info: DistInfo) -> float:
+    """The smallest ``value`` over all processes: decisions from each process's own clock (the
+    time budget, a fitted schedule) must be the same everywhere, or one rank waits forever in
+    the next all-reduce."""
+    if info.world == 1:
+        return value
+    t = torch.tensor([float(value)], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return float(t.item())
+
+
 def cleanup(info: DistInfo) -> None:
     """Leave the process group together: every rank waits for the others (rank 0 still writes
     checkpoints and the loss plot) before any rank closes its connections."""

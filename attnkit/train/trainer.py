@@ -33,7 +33,7 @@ from attnkit.config.run import RunConfig, TrainConfig
 from attnkit.tasks.base import Task
 from attnkit.train import checkpoint as ckpt
 from attnkit.train.device import select_device
-from attnkit.train.distributed import DistInfo, cleanup, init_distributed, mean_across, shard
+from attnkit.train.distributed import DistInfo, agree_min, cleanup, init_distributed, mean_across, shard
 from attnkit.train.optim import build_optimizer, lr_at
 from attnkit.train.plots import plot_losses
 
@@ -168,7 +168,10 @@ class Trainer:
                 self.step += 1
                 bar.update(1)
                 elapsed_min = (time.perf_counter() - t_start) / 60
-                time_up = tc.max_minutes is not None and elapsed_min >= tc.max_minutes
+                # Every rank stops at the same step, when the first one runs out of time.
+                time_up = (
+                    tc.max_minutes is not None and agree_min(tc.max_minutes - elapsed_min, self.dist) <= 0
+                )
                 if self.step % tc.log_every == 0 or self.step == stop or time_up:
                     now = time.perf_counter()
                     tps = tokens_since / max(now - t_since, 1e-9)
@@ -231,7 +234,8 @@ class Trainer:
         per_step = elapsed_s / max(steps_done, 1)  # evaluation and checkpointing included
         # 2% margin: the final evaluation and save must fit too.
         left = int(0.98 * (tc.max_minutes * 60 - elapsed_s) / per_step)
-        self.schedule_steps = max(self.step + 1, min(tc.max_steps, self.step + left))
+        fitted = max(self.step + 1, min(tc.max_steps, self.step + left))
+        self.schedule_steps = int(agree_min(fitted, self.dist))  # one schedule for every rank
         return self.schedule_steps < tc.max_steps
 
     def train_step(self, train_model: nn.Module) -> tuple[torch.Tensor, int]:

@@ -56,3 +56,35 @@ def test_two_process_ddp_matches_single_process(tmp_path, tiny_corpus):
     for a, b in zip(runs[1], runs[2], strict=True):
         assert b == pytest.approx(a, rel=DDP_LOSS_RTOL)
     assert runs[1][-1] < runs[1][0]
+
+
+def _agree_worker(rank: int, port: int, out) -> None:
+    import torch.distributed as dist
+
+    from attnkit.train.distributed import DistInfo, agree_min
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    # Each rank's own clock says something different; all must act on the same (smallest) value.
+    out.put((rank, agree_min(10.0 - 7.5 * rank, DistInfo(rank=rank, world=2))))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_time_decisions_agree_across_processes():
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_agree_worker, args=(r, port, out)) for r in range(2)]
+    for p in procs:
+        p.start()
+    got = dict(out.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert got == {0: 2.5, 1: 2.5}
+    assert all(p.exitcode == 0 for p in procs)
