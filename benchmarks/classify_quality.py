@@ -43,7 +43,7 @@ def run(name: str) -> dict:
     import attnkit
     from attnkit.train.plots import plot_confusion
 
-    out, train_rows = train_recipe(name, "CLASSIFY_QUALITY_OVERRIDES")
+    out, train_rows, _ = train_recipe(name, "CLASSIFY_QUALITY_OVERRIDES")
     m = attnkit.load(out / "best")
     split = "test" if "test" in m.task.data else "valid"
     r = m.evaluate(split)

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from results_md import run_recipes, update_section  # noqa: E402
+from results_md import run_recipes, train_recipe, update_section  # noqa: E402
 
 RECIPES = ["shakespeare-char", "shakespeare-char-lstm", "wikitext2-word", "wikitext2-word-lstm"]
 TARGETS = {"shakespeare-char": ("valid", 1.60)}
@@ -33,30 +30,14 @@ TARGETS = {"shakespeare-char": ("valid", 1.60)}
 
 def run(name: str) -> dict:
     import attnkit
-    from attnkit.api import load_config
 
-    extra = os.environ.get("LM_QUALITY_OVERRIDES", "").split()  # e.g. for a smoke run
-    cfg = load_config(ROOT / "configs" / "lm" / f"{name}.yaml", extra)
     t0 = time.perf_counter()
-    cmd = [
-        sys.executable,
-        "-m",
-        "attnkit",
-        "train",
-        "--config",
-        f"configs/lm/{name}.yaml",
-        "train.progress=false",
-        *extra,
-    ]
-    subprocess.run(cmd, cwd=ROOT, check=True, env=os.environ.copy())
+    out, train_rows, evals = train_recipe(f"lm/{name}", "LM_QUALITY_OVERRIDES")  # env: smoke runs
     minutes = (time.perf_counter() - t0) / 60
-    out = ROOT / cfg.out_dir
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    train_rows = [r for r in rows if r["kind"] == "train"]
     lm = attnkit.load(out / "best")
     res = {
         "recipe": name,
-        "arch": cfg.model.arch,
+        "arch": lm.cfg.model.arch,
         "params": lm.model.num_parameters(),
         "steps": train_rows[-1]["step"],
         "train_minutes": train_rows[-1]["elapsed_s"] / 60,
@@ -64,7 +45,7 @@ def run(name: str) -> dict:
         "best_step": lm.manifest["step"],
         # median over logged intervals; the first one includes start-up
         "tokens_per_s": statistics.median(r["tokens_per_s"] for r in (train_rows[1:] or train_rows)),
-        "curve": [(r["elapsed_s"] / 60, r["loss"]) for r in rows if r["kind"] == "eval"],
+        "curve": [(r["elapsed_s"] / 60, r["loss"]) for r in evals],
     }
     for split in ("valid", "test"):
         with contextlib.suppress(ValueError):  # Tiny Shakespeare has train/valid only

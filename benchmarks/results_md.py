@@ -41,24 +41,20 @@ def run_recipes(
     return [done[n] for n in order if n in done]
 
 
-def train_recipe(recipe: str, overrides_env: str) -> tuple[Path, list[dict]]:
+def train_recipe(
+    recipe: str, overrides_env: str, *, train: bool = True
+) -> tuple[Path, list[dict], list[dict]]:
     """``attnkit train --config configs/<recipe>.yaml`` plus the overrides in ``$overrides_env``
-    (for smoke runs), in a child process; returns the run directory and its train log rows."""
+    (for smoke runs), in a child process (``train=False``: read a finished run); returns the run
+    directory and its train and eval log rows."""
     from attnkit.api import load_config
 
     root = RESULTS.parent.parent
     extra = os.environ.get(overrides_env, "").split()
     cfg = load_config(root / "configs" / f"{recipe}.yaml", extra)
-    cmd = [
-        sys.executable,
-        "-m",
-        "attnkit",
-        "train",
-        "--config",
-        f"configs/{recipe}.yaml",
-        "train.progress=false",
-    ]
-    subprocess.run([*cmd, *extra], cwd=root, check=True, env=os.environ.copy())
+    if train:
+        cmd = [sys.executable, "-m", "attnkit", "train", "--config", f"configs/{recipe}.yaml"]
+        subprocess.run([*cmd, "train.progress=false", *extra], cwd=root, check=True, env=os.environ.copy())
     out = root / cfg.out_dir
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    return out, [r for r in rows if r["kind"] == "train"]
+    return out, [r for r in rows if r["kind"] == "train"], [r for r in rows if r["kind"] == "eval"]

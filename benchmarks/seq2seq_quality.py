@@ -14,11 +14,8 @@ seq2seq_quality.png. ``--eval-only`` scores an existing run directory without tr
 from __future__ import annotations
 
 import datetime
-import json
 import math
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from results_md import run_recipes, update_section  # noqa: E402
+from results_md import run_recipes, train_recipe, update_section  # noqa: E402
 
 RECIPES = [
     "translation/multi30k-de-en",
@@ -53,17 +50,10 @@ TARGETS = {
 
 def run(name: str, *, train: bool) -> dict:
     import attnkit
-    from attnkit.api import load_config
 
-    extra = os.environ.get("SEQ2SEQ_QUALITY_OVERRIDES", "").split()  # e.g. for a smoke run
-    cfg = load_config(ROOT / "configs" / f"{name}.yaml", extra)
-    if train:
-        cmd = [sys.executable, "-m", "attnkit", "train", "--config", f"configs/{name}.yaml"]
-        subprocess.run([*cmd, "train.progress=false", *extra], cwd=ROOT, check=True, env=os.environ.copy())
-    out = ROOT / cfg.out_dir
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    train_rows = [r for r in rows if r["kind"] == "train"]
+    out, train_rows, evals = train_recipe(name, "SEQ2SEQ_QUALITY_OVERRIDES", train=train)  # env: smoke runs
     m = attnkit.load(out / "best")
+    cfg = m.cfg
     res = {
         "recipe": name,
         "arch": cfg.model.arch,
@@ -72,7 +62,7 @@ def run(name: str, *, train: bool) -> dict:
         "train_minutes": train_rows[-1]["elapsed_s"] / 60,
         "best_step": m.manifest["step"],
         "tokens_per_s": statistics.median(r["tokens_per_s"] for r in (train_rows[1:] or train_rows)),
-        "curve": [(r["elapsed_s"] / 60, r["loss"]) for r in rows if r["kind"] == "eval"],
+        "curve": [(r["elapsed_s"] / 60, r["loss"]) for r in evals],
     }
     beams = [m.cfg.decode.beam_size] + (
         [1] if cfg.task == "translation" and m.cfg.decode.beam_size > 1 else []

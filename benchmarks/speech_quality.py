@@ -66,7 +66,7 @@ def run(name: str) -> dict:
 
     if name == "speech/fsdd-digits-logreg-oracle":
         return _oracle_baseline()
-    out, train_rows = train_recipe(name, "SPEECH_QUALITY_OVERRIDES")
+    out, train_rows, _ = train_recipe(name, "SPEECH_QUALITY_OVERRIDES")
     m = attnkit.load(out / "best")
     r = m.evaluate("test")
     if name in FIGURES:
