@@ -155,22 +155,18 @@ def summarise(per, work: float, anchor: str) -> dict:
 
 
 # --- training ------------------------------------------------------------------------------------
-def bench_training(shape, b, steps, rounds, precision="fp32") -> dict:
+def speed_trainer(shape, b: int, precision: str, device: str) -> Trainer:
+    """attnkit's Trainer on random tokens at ``shape``: clipping, AdamW, a constant rate."""
     v, c, n_layer, h, t = shape
     torch.manual_seed(0)
-    run = RunConfig(
-        train=TrainConfig(
-            batch_size=b,
-            precision=precision,
-            grad_clip=1.0,
-            progress=False,
-            device="cpu",
-            lr=1e-4,
-            warmup_steps=0,
-            schedule="constant",
-        )
-    )
-    trainer = Trainer(run, RandomTokens(v, t), Decoder(attnkit_cfg(v, c, n_layer, h, t)))
+    tc = TrainConfig(batch_size=b, precision=precision, grad_clip=1.0, progress=False, device=device,
+                     lr=1e-4, warmup_steps=0, schedule="constant")  # fmt: skip
+    return Trainer(RunConfig(train=tc), RandomTokens(v, t), Decoder(attnkit_cfg(v, c, n_layer, h, t)))
+
+
+def bench_training(shape, b, steps, rounds, precision="fp32") -> dict:
+    v, c, n_layer, h, t = shape
+    trainer = speed_trainer(shape, b, precision, "cpu")
     hf = hf_gpt2(v, c, n_layer, h, t)
     nano = NanoGPT(v, c, n_layer, h, max(t, 1024))  # same position table as the others
     opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, m in (("hf", hf), ("nano", nano))}

@@ -30,13 +30,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from lm_speed import NanoGPT, RandomTokens, attnkit_cfg, hf_gpt2, hf_greedy, summarise  # noqa: E402
+from lm_speed import NanoGPT, attnkit_cfg, hf_gpt2, hf_greedy, speed_trainer, summarise  # noqa: E402
 from results_md import update_section  # noqa: E402
 
-from attnkit.config import DecodeConfig, RunConfig, TrainConfig  # noqa: E402
+from attnkit.config import DecodeConfig  # noqa: E402
 from attnkit.decode import generate_ids  # noqa: E402
 from attnkit.models import Decoder  # noqa: E402
-from attnkit.train.trainer import Trainer  # noqa: E402
 
 GPT2S = (50257, 768, 12, 12, 1024)
 
@@ -62,20 +61,7 @@ def interleave_cuda(fns: dict, rounds: int, warmup: int = 1) -> dict[str, list[f
 def bench_training(b: int, steps: int, rounds: int, compile_: bool) -> dict:
     v, c, n_layer, h, t = GPT2S
     dev = torch.device("cuda")
-    torch.manual_seed(0)
-    run = RunConfig(
-        train=TrainConfig(
-            batch_size=b,
-            precision="bf16",
-            grad_clip=1.0,
-            progress=False,
-            device="cuda",
-            lr=1e-4,
-            warmup_steps=0,
-            schedule="constant",
-        )
-    )
-    trainer = Trainer(run, RandomTokens(v, t), Decoder(attnkit_cfg(v, c, n_layer, h, t)))
+    trainer = speed_trainer(GPT2S, b, "bf16", "cuda")
     models = {"hf": hf_gpt2(v, c, n_layer, h, t).to(dev)}
     if not compile_:
         models["nanogpt"] = NanoGPT(v, c, n_layer, h, t).to(dev)
