@@ -81,7 +81,6 @@ def generate_ids(
     if cfg.cuda_graphs and cfg.max_new_tokens >= GRAPH_MIN_TOKENS and can_graph(model, device):
         graphed = StepGraph(model, b, cache_len)
         logits = graphed.prefill(prompt)
-        cache = graphed.cache
     else:
         cache = model.new_cache(b, cache_len)
         logits = model(prompt, cache=cache).logits[:, -1]  # prefill: (B, T, V) -> (B, V)

@@ -44,13 +44,15 @@ def _pad_mask(b: int, s: int) -> torch.Tensor:
     return masks.expand_padding(masks.lengths_to_padding_mask(lengths, s))  # (B, 1, 1, S)
 
 
-def _run(backend: str, q, k, v, dtype, **kw):
-    """Forward + backward in ``dtype``; returns out and grads in float64."""
-    qd, kd, vd = (x.detach().to(dtype).requires_grad_(True) for x in (q, k, v))
-    out, _ = get_backend(backend)(qd, kd, vd, **kw)
-    g = torch.linspace(-1, 1, out.numel(), dtype=torch.float64).reshape(out.shape)
+def _run(backend: str, q, k, v, dtype, device="cpu", **kw):
+    """Forward + backward in ``dtype`` on ``device``; returns out and grads in float64 on the CPU.
+    (tests/gpu runs the same comparison on CUDA.)"""
+    leaves = [x.detach().to(device, dtype).requires_grad_(True) for x in (q, k, v)]
+    kw = {name: (m.to(device) if isinstance(m, torch.Tensor) else m) for name, m in kw.items()}
+    out, _ = get_backend(backend)(*leaves, **kw)
+    g = torch.linspace(-1, 1, out.numel(), dtype=torch.float64, device=device).reshape(out.shape)
     (out.double() * g).sum().backward()
-    return out.double(), qd.grad.double(), kd.grad.double(), vd.grad.double()
+    return tuple(x.detach().double().cpu() for x in (out, *(leaf.grad for leaf in leaves)))
 
 
 # local:<W> is self-attention only (S >= T): its band is aligned on positions shared by q and k.

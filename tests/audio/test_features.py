@@ -22,8 +22,8 @@ from attnkit.audio import (
     read_wav,
     resample,
     spec_augment,
+    wav_info,
 )
-from attnkit.audio.features import wav_info
 
 
 def _write_wav(path, samples, rate=8000, channels=1, width=2):

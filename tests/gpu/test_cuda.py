@@ -15,18 +15,19 @@ import json
 import pytest
 import torch
 
-from attnkit.attention import BACKENDS, get_backend
+from attnkit.attention import get_backend
 from attnkit.config import ModelConfig
 from attnkit.data import masks
 from attnkit.decode import greedy_generate
 from attnkit.decode.search import beam_search
 from attnkit.models import Decoder, EncoderDecoder, model_config
 from attnkit.models.speech import SpeechEncoderDecoder
+from tests.attention.test_backends import EXACT, _inputs
+from tests.attention.test_backends import _run as run_backend
 from tests.conftest import tol
 
 pytestmark = pytest.mark.gpu
 
-EXACT = [n for n in sorted(BACKENDS) if BACKENDS[n].caps.exact] + ["local:4096"]
 V = 50
 
 
@@ -37,40 +38,25 @@ def cuda() -> torch.device:
     return torch.device("cuda")
 
 
-def _qkv(b, h, h_kv, t, s, d=32):
-    q = torch.randn(b, h, t, d, dtype=torch.float64)
-    return q, torch.randn(b, h_kv, s, d, dtype=torch.float64), torch.randn(b, h_kv, s, d, dtype=torch.float64)
-
-
-def _run(name, q, k, v, dtype, device, **kw):
-    """Forward + backward of backend ``name`` in ``dtype`` on ``device``; float64 CPU results."""
-    leaves = [x.detach().to(device, dtype).requires_grad_(True) for x in (q, k, v)]
-    kw = {k_: (m.to(device) if isinstance(m, torch.Tensor) else m) for k_, m in kw.items()}
-    out, _ = get_backend(name)(*leaves, **kw)
-    g = torch.linspace(-1, 1, out.numel(), dtype=torch.float64, device=device).reshape(out.shape)
-    (out.double() * g).sum().backward()
-    return [x.detach().double().cpu() for x in (out, *(leaf.grad for leaf in leaves))]
-
-
 @pytest.mark.parametrize(
     ("backend", "dtype", "causal", "padding", "h_kv"),
     list(itertools.product(EXACT, [torch.float32, torch.bfloat16], [False, True], [False, True], [8, 2])),
 )
 def test_backend_on_cuda_matches_float64_reference(backend, dtype, causal, padding, h_kv):
     # T = S = 64 and D = 32 let sdpa pick its fused kernels (flash / memory-efficient) on CUDA.
-    q, k, v = _qkv(3, 8, h_kv, 64, 64)
+    q, k, v = _inputs(3, 8, h_kv, 64, 64, d=32)
     mask = None
     if padding:
         mask = masks.expand_padding(masks.lengths_to_padding_mask(torch.tensor([64, 50, 7]), 64))
-    ref = _run("reference", q, k, v, torch.float64, "cpu", mask=mask, is_causal=causal)
-    got = _run(backend, q, k, v, dtype, "cuda", mask=mask, is_causal=causal)
+    ref = run_backend("reference", q, k, v, torch.float64, "cpu", mask=mask, is_causal=causal)
+    got = run_backend(backend, q, k, v, dtype, "cuda", mask=mask, is_causal=causal)
     torch.testing.assert_close(got[0], ref[0], **tol(dtype, "out"))
     for g_got, g_ref in zip(got[1:], ref[1:], strict=True):
         torch.testing.assert_close(g_got, g_ref, **tol(dtype, "grad"))
 
 
 def test_linear_attention_on_cuda_matches_cpu():
-    q, k, v = (x.float() for x in _qkv(2, 4, 4, 40, 40))
+    q, k, v = (x.float() for x in _inputs(2, 4, 4, 40, 40, d=32))
     for causal in (False, True):
         cpu, _ = get_backend("linear")(q, k, v, is_causal=causal)
         gpu, _ = get_backend("linear")(q.cuda(), k.cuda(), v.cuda(), is_causal=causal)
