@@ -152,6 +152,6 @@ def linear_attention(
 BACKENDS["linear"] = Backend(
     "linear",
     linear_attention,
-    Capabilities(weights=True, dropout=False, gqa=True, exact=False),
+    Capabilities(weights=True, dropout=False, gqa=True, exact=False, any_mask=False),  # key padding only
     weights_fn=linear_weights,
 )

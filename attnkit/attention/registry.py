@@ -38,6 +38,10 @@ class Capabilities:
     """Accepts fewer key/value heads than query heads."""
     exact: bool = True
     """Computes softmax(QK^T * scale)V exactly (up to float rounding)."""
+    any_mask: bool = True
+    """Applies any bool mask as given, with no position arithmetic of its own, so a mask over a
+    key buffer longer than the sequence (a slot-addressed cache, as CUDA-graph decoding uses)
+    means what it says."""
     dtypes: tuple[torch.dtype, ...] = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
 
 

@@ -146,7 +146,7 @@ def _local_family(arg: str) -> Backend:
     def band(t: int, s: int, is_causal: bool, device) -> Tensor:
         return sliding_window_mask(t, window, s, causal=is_causal, device=device)
 
-    caps = Capabilities(weights=False, exact=True)
+    caps = Capabilities(weights=False, exact=True, any_mask=False)  # the band is aligned to the last key
     return Backend(f"local:{window}", _tiled_backend(window), caps, extra_mask=band)
 
 

@@ -24,24 +24,19 @@ from torch import Tensor, nn
 _CAPTURE_LOCK = threading.Lock()
 
 
-# Backends that take any bool mask and use no position arithmetic of their own: the slot mask
-# (keys at or before each query's slot, in a buffer longer than the sequence) means to them
-# what it says. ``linear`` takes key-padding masks only, and ``local:<W>`` aligns its band to
-# the end of the key buffer: both keep the eager loop.
-GRAPH_BACKENDS = ("sdpa", "reference", "tiled")
-
-
 def can_graph(model: nn.Module, device: torch.device) -> bool:
-    """True for a decoder-only attnkit Transformer on a CUDA device whose attention backend is
-    one of :data:`GRAPH_BACKENDS` (LSTM/conv LMs and cross-attention decoders keep the eager
-    loop)."""
+    """True for a decoder-only attnkit Transformer on a CUDA device whose attention backend
+    applies any mask as given (``Capabilities.any_mask``: not ``linear``, which takes key-padding
+    masks only, nor ``local:<W>``, whose band is aligned to the last key). LSTM/conv LMs and
+    cross-attention decoders keep the eager loop."""
+    from attnkit.attention import get_backend
     from attnkit.models.decoder import Decoder  # decode sits above models; imported lazily
 
     return (
         device.type == "cuda"
         and isinstance(model, Decoder)
         and not model.cross_attention
-        and model.cfg.attn_backend in GRAPH_BACKENDS
+        and get_backend(model.cfg.attn_backend).caps.any_mask
     )
 
 
