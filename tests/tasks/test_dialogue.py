@@ -146,18 +146,21 @@ def _in_terminal(argv: list[str], lines: list[str], timeout: float = 60.0) -> st
     out = b""
     deadline = time.monotonic() + timeout
 
+    seen = 0  # markers count only after this offset: the first prompt must not answer the second wait
+
     def read_until(marker: bytes) -> None:
-        nonlocal out
-        while marker not in out and time.monotonic() < deadline:
+        nonlocal out, seen
+        while marker not in out[seen:] and time.monotonic() < deadline:
             try:
                 out += os.read(leader, 4096)
             except OSError:  # the process closed the terminal
                 return
+        if marker in out[seen:]:
+            seen += out[seen:].index(marker) + len(marker)
 
     for line in lines:
-        read_until(b"you> ")
+        read_until(b"you> ")  # type only at a fresh prompt, after the previous reply is printed
         os.write(leader, line.encode() + b"\n")
-        read_until(b"bot> " if not line.startswith("/") else b"\n")
     proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     read_until(b"\x00")  # drain what is left
     os.close(leader)
