@@ -89,6 +89,16 @@ def _load_pretrained_body(model: nn.Module, body: nn.Module) -> None:
         raise ValueError(f"pretrained weights do not fit: missing={missing[:5]}, unexpected={unexpected[:5]}")
 
 
+def _checked_wave(wave: torch.Tensor, fcfg: Any) -> torch.Tensor:
+    """``wave`` as float ``(N,)`` samples, refused if empty, not 1-D, or over ``fcfg.max_seconds``."""
+    if wave.dim() != 1 or wave.numel() == 0:
+        raise ValueError(f"expected non-empty (N,) samples, got shape {tuple(wave.shape)}")
+    if wave.numel() > fcfg.max_seconds * fcfg.sample_rate:
+        raise ValueError(f"{wave.numel() / fcfg.sample_rate:.1f} s of audio, more than the "
+                         f"{fcfg.max_seconds:g} s limit; cut it into shorter pieces")  # fmt: skip
+    return wave.float()
+
+
 @dataclass
 class LoadedModel:
     """A trained checkpoint: model, tokenizer and the config it was trained with."""
@@ -213,27 +223,56 @@ class LoadedModel:
         task = ClassificationTask.for_inference(self.cfg, self.tokenizer)
         return label_results(self.cfg.model.labels or [], task.predict_proba(self.model, list(texts)))
 
+    def audio_waveform(self, audio: str | os.PathLike | bytes) -> torch.Tensor:
+        """The ``(N,)`` samples of a WAV path (or the file's bytes) at this checkpoint's rate, mono."""
+        from attnkit.audio import load_audio
+        from attnkit.tasks.speech import feature_config
+
+        return load_audio(audio, feature_config(self.cfg.data))
+
     def audio_features(self, audio: str | os.PathLike | bytes | torch.Tensor) -> torch.Tensor:
         """The ``(T, n_mels)`` frames a speech checkpoint reads for a WAV path (or the file's
         bytes) or ``(N,)`` samples at its sample rate (files are mixed to mono and resampled; see
         :func:`attnkit.audio.load_audio`)."""
-        from attnkit.audio import featurize, load_audio
+        from attnkit.audio import featurize
         from attnkit.tasks.speech import feature_config
 
         fcfg = feature_config(self.cfg.data)
-        wave = audio if isinstance(audio, torch.Tensor) else load_audio(audio, fcfg)
-        if wave.dim() != 1 or wave.numel() == 0:
-            raise ValueError(f"expected non-empty (N,) samples, got shape {tuple(wave.shape)}")
-        if wave.numel() > fcfg.max_seconds * fcfg.sample_rate:
-            raise ValueError(f"{wave.numel() / fcfg.sample_rate:.1f} s of audio, more than the "
-                             f"{fcfg.max_seconds:g} s limit; cut it into shorter pieces")  # fmt: skip
-        return featurize(wave.float(), fcfg)
+        wave = audio if isinstance(audio, torch.Tensor) else self.audio_waveform(audio)
+        return featurize(_checked_wave(wave, fcfg), fcfg)
 
     def transcribe(
-        self, audio: Sequence[str | os.PathLike | bytes | torch.Tensor], **decode: Any
+        self,
+        audio: Sequence[str | os.PathLike | bytes | torch.Tensor],
+        *,
+        split_on_silence: bool | Any = False,
+        **decode: Any,
     ) -> list[str]:
-        """The transcript of each WAV file (or ``(N,)`` waveform) with a speech checkpoint."""
-        return self.transcribe_frames([self.audio_features(a) for a in audio], **decode)
+        """The transcript of each WAV file (or ``(N,)`` waveform) with a speech checkpoint.
+
+        ``split_on_silence`` (True, or an :class:`attnkit.audio.SilenceConfig`) cuts each input
+        at its pauses and transcribes the pieces one by one, joined with spaces: how a model
+        trained on single words reads a string of them. Every input is read and checked first."""
+        if not split_on_silence:
+            return self.transcribe_frames([self.audio_features(a) for a in audio], **decode)
+        from attnkit.audio import segment
+        from attnkit.tasks.speech import feature_config
+
+        scfg = (
+            split_on_silence
+            if isinstance(split_on_silence, segment.SilenceConfig)
+            else segment.SilenceConfig()
+        )
+        fcfg = feature_config(self.cfg.data)
+        waves = [
+            _checked_wave(a if isinstance(a, torch.Tensor) else self.audio_waveform(a), fcfg) for a in audio
+        ]
+        pieces = [
+            [self.audio_features(p) for p in segment.split_on_silence(w, fcfg.sample_rate, scfg)]
+            for w in waves
+        ]
+        said = iter(self.transcribe_frames([f for ps in pieces for f in ps], **decode))
+        return [" ".join(next(said) for _ in ps) for ps in pieces]
 
     def transcribe_frames(self, frames: Sequence[torch.Tensor], **decode: Any) -> list[str]:
         """The transcript of each ``(T, n_mels)`` feature tensor (from :meth:`audio_features`)."""

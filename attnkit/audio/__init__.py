@@ -15,12 +15,15 @@ from attnkit.audio.features import (
     spec_augment,
     wav_info,
 )
+from attnkit.audio.segment import SilenceConfig, frame_levels, speech_spans, split_on_silence
 
 __all__ = [
     "FeatureConfig",
+    "SilenceConfig",
     "change_speed",
     "cmvn",
     "featurize",
+    "frame_levels",
     "load_audio",
     "log_mel",
     "mel_center_hz",
@@ -29,5 +32,7 @@ __all__ = [
     "read_wav",
     "resample",
     "spec_augment",
+    "speech_spans",
+    "split_on_silence",
     "wav_info",
 ]

@@ -15,6 +15,12 @@ def add_parser(sub) -> None:
     t.add_argument("files", nargs="+", help="WAV files (16-bit PCM; resampled to the model's rate)")
     t.add_argument("--beam", type=int, help="beam width (default: the recipe's)")
     t.add_argument("--json", action="store_true", help="one JSON object per file")
+    t.add_argument(
+        "--split-on-silence",
+        action="store_true",
+        help="cut each file at its pauses and transcribe the pieces one by one, joined with spaces "
+        "(how a model trained on single words reads a string of them)",
+    )
     t.set_defaults(func=run_transcribe)
 
 
@@ -25,7 +31,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
     if lm.cfg.task != "speech":
         raise ValueError(f"{args.ckpt} is a {lm.cfg.task!r} checkpoint; transcribe needs a speech one")
     decode = {"beam_size": args.beam} if args.beam is not None else {}
-    texts = lm.transcribe(args.files, **decode)  # reads and checks every file before decoding any
+    # reads and checks every file before decoding any
+    texts = lm.transcribe(args.files, split_on_silence=args.split_on_silence, **decode)
     for f, t in zip(args.files, texts, strict=True):
         print(json.dumps({"file": f, "text": t}, ensure_ascii=False) if args.json else f"{f}\t{t}")
     return 0

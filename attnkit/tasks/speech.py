@@ -141,15 +141,19 @@ class SpeechTask:
         self.examples(split)
         return self._pieces[split]
 
-    def example_wave(self, split: str, index: int) -> Tensor:
-        """The waveform of fixed example ``index`` of ``split`` (joined strings are re-drawn
-        from their seed rather than kept)."""
+    def example_waves(self, split: str, count: int | None = None) -> list[Tensor]:
+        """The waveforms of the first ``count`` (default all) fixed examples of ``split``
+        (joined strings are re-drawn from their seed rather than kept)."""
         if not self.strings or split == "train":
-            return self.waves[split][index]
+            return list(self.waves[split][:count])
         gen = torch.Generator().manual_seed(_split_seed(split))
-        for _ in range(index + 1):
-            wave = self._draw(split, gen)[0]
-        return wave
+        return [
+            self._draw(split, gen)[0] for _ in range(self.cfg.data.eval_strings if count is None else count)
+        ]
+
+    def example_wave(self, split: str, index: int) -> Tensor:
+        """The waveform of fixed example ``index`` of ``split``."""
+        return self.example_waves(split, index + 1)[index]
 
     def recording_features(self, split: str, index: int) -> Tensor:
         """Frames of one recording of ``split`` on its own."""

@@ -20,12 +20,13 @@ def speech(speech_checkpoint):
     return attnkit.load(speech_checkpoint)
 
 
-def _wav(path, n: int, rate: int = 8000, width: int = 2, channels: int = 1):
+def _wav(path, n: int, rate: int = 8000, width: int = 2, channels: int = 1, frames: bytes | None = None):
+    """A WAV of ``n`` zero samples (or of the given raw ``frames``)."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(width)
         w.setframerate(rate)
-        w.writeframes(bytes(n * width * channels))
+        w.writeframes(bytes(n * width * channels) if frames is None else frames)
     return path
 
 
@@ -147,3 +148,28 @@ def test_transcribe_page_uploads_a_wav_and_shows_the_alignment(speech, shared_da
         page.screenshot(path=str(tmp_path / "transcribe.png"), full_page=True)
         assert page.errors == []
     assert all(u.startswith(url) for u in seen)
+
+
+def test_transcribe_can_cut_strings_of_words_at_their_pauses(
+    speech_checkpoint, speech, shared_data, tmp_path, capsys
+):
+    import torch
+
+    from attnkit.audio import load_audio, speech_spans
+
+    a, b = (load_audio(f) for f in _recordings(shared_data, "4_yweweler_1", "9_nicolas_2"))
+    a, b = a / a.abs().max(), b / b.abs().max()  # both near full scale, as one speaker's string
+    joined = torch.cat([a, torch.zeros(1600), b])  # a 200 ms pause
+    two = _wav(tmp_path / "two.wav", 0, frames=(joined * 32000).round().to(torch.int16).numpy().tobytes())
+    silent = _wav(tmp_path / "silent.wav", 4000)
+    spans = speech_spans(load_audio(str(two)), 8000)
+    assert len(spans) == 2 and spans[0][1] <= a.numel() + 1600 and spans[1][0] >= a.numel()
+    pieces = [load_audio(str(two))[s:e] for s, e in spans]
+    got = speech.transcribe([str(two), str(silent), str(two)], split_on_silence=True)
+    assert got[0] == got[2] == " ".join(speech.transcribe(pieces)) and got[1] == ""
+    assert (
+        main(["transcribe", "--ckpt", str(speech_checkpoint), str(two), "--split-on-silence", "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["text"] == got[0]
+    with pytest.raises(ValueError, match="expected non-empty"):
+        speech.transcribe([torch.zeros(0)], split_on_silence=True)

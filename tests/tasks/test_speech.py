@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from attnkit.audio import featurize
 from attnkit.config import RunConfig, apply_overrides
 from attnkit.data.datasets import load_dataset
 from attnkit.models.factory import build_model
@@ -50,6 +51,13 @@ def test_digit_strings_are_fixed_per_split_and_drawn_fresh_in_training(shared_da
     assert len(feats) == 40 and texts == b.examples("test")[1]  # seeded by the split name
     assert {len(t.split()) for t in texts} <= {2, 3, 4, 5} and len({len(t.split()) for t in texts}) > 1
     assert all(w in {"zero", "one"} for t in texts for w in t.split())
+    waves = a.example_waves("test")  # re-drawn from the seed: the same audio the features came from
+    assert len(waves) == 40 and torch.equal(a.example_wave("test", 3), waves[3])
+    assert all(torch.equal(featurize(waves[k], a.fcfg), feats[k]) for k in (0, 3, 39))
+    lo, hi = a._gap_samples()
+    for w, p in zip(waves, a.pieces("test"), strict=True):  # the pieces plus 50-300 ms gaps
+        pieces = sum(a.waves["test"][i].numel() for i in p)
+        assert pieces + lo * (len(p) - 1) <= w.numel() <= pieces + hi * (len(p) - 1)
     g = torch.Generator().manual_seed(1)
     b1, b2 = a.train_batch(g, 3), a.train_batch(g, 3)
     assert not torch.equal(b1["tgt_in"][:, :3], b2["tgt_in"][:, :3]) or b1["feats"].shape != b2["feats"].shape
