@@ -76,6 +76,9 @@ class DataConfig:
     """Speech strings: longest silence between joined recordings."""
     eval_strings: int = 500
     """Speech strings: fixed (seeded) joined examples per evaluation split."""
+    noise_snr_db: float | None = None
+    """Speech: add white noise this many dB below the speech to every example (fresh in
+    training, seeded for evaluation; over the gaps of strings too); None = clean."""
     spec_augment: bool = True
     """Speech: mask random time and frequency bands of training features (Park et al. 2019)."""
     speed_perturb: float = 0.0

@@ -7,6 +7,8 @@ One task, three settings of ``data``:
   ``three one four``. Joined examples are synthetic concatenations of real recordings (see
   :mod:`attnkit.data.audio_batches`); training draws new ones every batch, evaluation splits use
   ``data.eval_strings`` fixed ones drawn with a seed derived from the split name.
+  ``data.noise_snr_db`` adds white noise over every example (fresh in training, seeded for
+  evaluation), so that the pauses between words are no longer digital silence.
 - **speaker-independent** (``holdout_speaker``): every recording of one speaker is the test set.
 
 Validation is 10% of train chosen by a hash of the file name; the test split only gives the
@@ -87,6 +89,11 @@ class SpeechTask:
             tokenizer = CharTokenizer.train(" ".join(self.texts["train"]))
         self.tokenizer = tokenizer
         self.labels = sorted(set(self.texts["train"]))
+        if d.noise_snr_db is not None and not math.isfinite(d.noise_snr_db):
+            raise ValueError(
+                f"data.noise_snr_db={d.noise_snr_db} is not a number of dB; "
+                "give e.g. 20, or null for clean audio"
+            )
         if cfg.model.arch == "logreg" and self.strings:
             raise ValueError(
                 "the logreg baseline labels single recordings (data.max_words: 1); digit strings "
@@ -108,30 +115,48 @@ class SpeechTask:
         factor = 1.0 + x * (2 * float(torch.rand((), generator=gen)) - 1)  # uniform in [1 - x, 1 + x]
         return change_speed(wave, factor, self.fcfg.sample_rate)
 
-    def _draw(self, split: str, gen: torch.Generator, train: bool = False) -> tuple[Tensor, str, list[int]]:
+    def _draw(
+        self, split: str, gen: torch.Generator, train: bool = False, noise_gen: torch.Generator | None = None
+    ) -> tuple[Tensor, str, list[int]]:
         """One joined example of ``split``: its waveform, transcript and recording indices
-        (pieces speed-perturbed in training)."""
+        (pieces speed-perturbed in training; noise from ``noise_gen``, default ``gen``)."""
         d = self.cfg.data
         lo, hi = self._gap_samples()
         idx, gaps = draw_string(
             len(self.waves[split]), gen, min_words=d.min_words, max_words=d.max_words, min_gap=lo, max_gap=hi
         )
         pieces = [self._perturb(self.waves[split][i], gen if train else None) for i in idx]
-        return join_waveforms(pieces, gaps), " ".join(self.texts[split][i] for i in idx), idx
+        wave = self._noise(join_waveforms(pieces, gaps), noise_gen or gen)
+        return wave, " ".join(self.texts[split][i] for i in idx), idx
+
+    def _noise(self, wave: Tensor, gen: torch.Generator) -> Tensor:
+        """``wave`` plus white noise ``data.noise_snr_db`` below the speech (unchanged if None)."""
+        snr = self.cfg.data.noise_snr_db
+        if snr is None:
+            return wave
+        # Recordings are at target_rms, so the noise level is fixed, gaps included.
+        return wave + self.fcfg.target_rms * 10 ** (-snr / 20) * torch.randn(wave.shape, generator=gen)
+
+    def _fixed_waves(
+        self, split: str, count: int | None = None
+    ) -> tuple[list[Tensor], list[str], list[list[int]]]:
+        """The first ``count`` (default all) fixed examples of ``split``: waveforms, transcripts and
+        the recordings each joins. Joined strings and noise are drawn from the split's own seed."""
+        if split not in self.waves:
+            raise ValueError(f"split {split!r} not in this dataset; available: {', '.join(self.waves)}")
+        gen = torch.Generator().manual_seed(_split_seed(split))
+        noise = torch.Generator().manual_seed(_split_seed(split) + 1)  # same strings with and without noise
+        if self.strings and split != "train":
+            n = self.cfg.data.eval_strings if count is None else count
+            drawn = [self._draw(split, gen, noise_gen=noise) for _ in range(n)]
+            return [w for w, _, _ in drawn], [t for _, t, _ in drawn], [i for _, _, i in drawn]
+        waves = [self._noise(w, noise) for w in self.waves[split][:count]]
+        return waves, self.texts[split][:count], [[i] for i in range(len(waves))]
 
     def examples(self, split: str) -> tuple[list[Tensor], list[str]]:
         """The fixed examples of ``split``: ``(features (T, M) each, transcripts)``."""
-        if split not in self.waves:
-            raise ValueError(f"split {split!r} not in this dataset; available: {', '.join(self.waves)}")
         if split not in self._fixed:
-            if self.strings and split != "train":
-                gen = torch.Generator().manual_seed(_split_seed(split))
-                drawn = [self._draw(split, gen) for _ in range(self.cfg.data.eval_strings)]
-                waves, texts = [w for w, _, _ in drawn], [t for _, t, _ in drawn]
-                self._pieces[split] = [i for _, _, i in drawn]
-            else:
-                waves, texts = self.waves[split], self.texts[split]
-                self._pieces[split] = [[i] for i in range(len(waves))]
+            waves, texts, self._pieces[split] = self._fixed_waves(split)
             self._fixed[split] = ([featurize(w, self.fcfg) for w in waves], list(texts))
         return self._fixed[split]
 
@@ -143,13 +168,8 @@ class SpeechTask:
 
     def example_waves(self, split: str, count: int | None = None) -> list[Tensor]:
         """The waveforms of the first ``count`` (default all) fixed examples of ``split``
-        (joined strings are re-drawn from their seed rather than kept)."""
-        if not self.strings or split == "train":
-            return list(self.waves[split][:count])
-        gen = torch.Generator().manual_seed(_split_seed(split))
-        return [
-            self._draw(split, gen)[0] for _ in range(self.cfg.data.eval_strings if count is None else count)
-        ]
+        (re-drawn from their seed rather than kept)."""
+        return self._fixed_waves(split, count)[0]
 
     def example_wave(self, split: str, index: int) -> Tensor:
         """The waveform of fixed example ``index`` of ``split``."""
@@ -181,9 +201,12 @@ class SpeechTask:
         if self.strings:
             drawn = [self._draw("train", gen, train=True) for _ in range(batch_size)]
             feats, texts = [featurize(w, self.fcfg) for w, _, _ in drawn], [t for _, t, _ in drawn]
-        elif self.cfg.data.speed_perturb > 0:
+        elif self.cfg.data.speed_perturb > 0 or self.cfg.data.noise_snr_db is not None:  # fresh each draw
             idx = torch.randint(0, len(self.waves["train"]), (batch_size,), generator=gen).tolist()
-            feats = [featurize(self._perturb(self.waves["train"][i], gen), self.fcfg) for i in idx]
+            feats = [
+                featurize(self._noise(self._perturb(self.waves["train"][i], gen), gen), self.fcfg)
+                for i in idx
+            ]
             texts = [self.texts["train"][i] for i in idx]
         else:
             all_feats, all_texts = self.examples("train")

@@ -65,6 +65,34 @@ def test_digit_strings_are_fixed_per_split_and_drawn_fresh_in_training(shared_da
         SpeechTask(apply_overrides(RunConfig(), [*over, "model.arch=logreg"]), splits=_subset(4))
 
 
+def test_noise_sits_at_its_snr_is_seeded_for_evaluation_and_fresh_in_training(shared_data):
+    strings = [*TINY, "data.min_words=2", "data.max_words=3", "data.eval_strings=6", "data.min_gap_ms=100"]
+    noisy = SpeechTask(apply_overrides(RunConfig(), [*strings, "data.noise_snr_db=20"]), splits=_subset(6, 2))
+    clean = SpeechTask(apply_overrides(RunConfig(), strings), splits=_subset(6, 2))
+    assert noisy.references("test") == clean.references("test")  # the same strings, drawn the same way
+    again = SpeechTask(apply_overrides(RunConfig(), [*strings, "data.noise_snr_db=20"]), splits=_subset(6, 2))
+    waves = noisy.example_waves("test")
+    assert all(torch.equal(a, b) for a, b in zip(waves, again.example_waves("test"), strict=True))
+    assert all(
+        torch.equal(featurize(w, noisy.fcfg), f) for w, f in zip(waves, noisy.features("test"), strict=True)
+    )
+    for w, p in zip(waves, noisy.pieces("test"), strict=True):  # the first gap: noise alone, 20 dB under 0.1
+        n = noisy.waves["test"][p[0]].numel()
+        assert float(w[n : n + 800].pow(2).mean().sqrt()) == pytest.approx(0.01, rel=0.1)
+    # single words: fixed noise for evaluation, fresh noise in every training draw
+    words = [*TINY, "data.noise_snr_db=20", "data.spec_augment=false"]
+    one = SpeechTask(apply_overrides(RunConfig(), words), splits=_subset(4, 2))
+    extra = one.example_waves("valid")[0] - one.waves["valid"][0]
+    assert float(extra.pow(2).mean().sqrt()) == pytest.approx(0.01, rel=0.1)
+    b1 = one.train_batch(torch.Generator().manual_seed(0), 2)
+    b2 = one.train_batch(torch.Generator().manual_seed(0), 2)
+    assert torch.equal(b1["feats"], b2["feats"])  # seeded by the training generator
+    clean_feats = [one.recording_features("train", i) for i in range(4)]
+    assert not any(torch.equal(b1["feats"][0, : len(f)], f) for f in clean_feats)
+    with pytest.raises(ValueError, match="not a number of dB"):
+        SpeechTask(apply_overrides(RunConfig(), [*TINY, "data.noise_snr_db=inf"]), splits=_subset(4, 2))
+
+
 def test_tiny_speech_model_overfits_and_decodes_its_training_words(shared_data, tmp_path):
     over = [*TINY, f"out_dir={tmp_path}", "train.max_steps=120", "train.batch_size=16", "train.lr=3e-3",
             "train.warmup_steps=10", "train.eval_every=120", "train.progress=false", "train.log_every=10",
