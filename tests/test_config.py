@@ -64,3 +64,18 @@ def test_unknown_yaml_key_lists_valid_keys(tmp_path):
 def test_from_dict_builds_nested():
     run = from_dict(_Run, {"model": {"d_model": 16, "n_heads": 2}})
     assert isinstance(run.model, ModelConfig) and run.model.head_dim == 8
+
+
+def test_every_shipped_recipe_loads_and_writes_its_own_run_dir():
+    from pathlib import Path
+
+    from attnkit.api import load_config
+    from attnkit.tasks import TASKS
+
+    recipes = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
+    assert len(recipes) >= 28
+    cfgs = {p.relative_to(p.parents[1]).as_posix(): load_config(p) for p in recipes}  # unknown keys fail here
+    assert all(c.task in TASKS for c in cfgs.values())
+    out_dirs = [c.out_dir for c in cfgs.values()]
+    assert len(set(out_dirs)) == len(out_dirs), "two recipes would overwrite one run directory"
+    assert all(Path(c.out_dir).name == Path(name).stem for name, c in cfgs.items()), "runs/<recipe name>"
