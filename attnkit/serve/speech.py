@@ -15,8 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from attnkit.api import LoadedModel
-from attnkit.audio import wav_info
+from attnkit.audio import speech_spans, wav_info
 from attnkit.serve.app import ApiError, ServeLimits
+from attnkit.tasks.speech import feature_config
 from attnkit.viz.payload import view_payload
 from attnkit.viz.streams import has_attention
 
@@ -48,11 +49,18 @@ def add_transcribe_route(app: FastAPI, call: Call, limits: ServeLimits) -> None:
 
     @app.post("/api/transcribe", openapi_extra={"requestBody": _WAV_BODY})
     async def transcribe(
-        request: Request, model: str | None = None, attention: bool = True, beam: int | None = None
+        request: Request,
+        model: str | None = None,
+        attention: bool = True,
+        beam: int | None = None,
+        split_on_silence: bool = False,
     ) -> dict[str, Any]:
         """Transcribe an uploaded WAV (speech checkpoints): POST the file's bytes as the body, with
-        ``?model=&attention=&beam=`` in the query. With attention, ``figure`` is a PNG data URL of
-        the spectrogram with the letters-by-time cross-attention under it."""
+        ``?model=&attention=&beam=&split_on_silence=`` in the query. With attention, ``figure`` is
+        a PNG data URL of the spectrogram with the letters-by-time cross-attention under it. With
+        ``split_on_silence``, the recording is cut at its pauses and each piece transcribed on its
+        own (a one-word model reading a string of words); ``pieces`` gives their start and end in
+        seconds, and there is no figure (no one attention map spans the pieces)."""
         data = await read_upload(request)
         try:
             channels, _, rate, n = wav_info(data)
@@ -66,6 +74,12 @@ def add_transcribe_route(app: FastAPI, call: Call, limits: ServeLimits) -> None:
         dec = {"beam_size": beam} if beam else {}
 
         def run(lm: LoadedModel) -> dict[str, Any]:
+            if split_on_silence:
+                wave = lm.audio_waveform(data)
+                sr = feature_config(lm.cfg.data).sample_rate
+                spans = [[round(a / sr, 3), round(b / sr, 3)] for a, b in speech_spans(wave, sr)]
+                text = lm.transcribe([wave], split_on_silence=True, **dec)[0]
+                return {"output": text, "attention": None, "figure": None, "pieces": spans}
             if not (attention and has_attention(lm.model)):
                 return {"output": lm.transcribe([data], **dec)[0], "attention": None, "figure": None}
             from attnkit.viz.png import figure_png

@@ -145,6 +145,14 @@ def test_transcribe_page_uploads_a_wav_and_shows_the_alignment(speech, shared_da
         page.click("button.go")
         page.wait_for_selector("#error:not([hidden])")
         assert page.text_content("#error").startswith("415: ")
+        page.set_input_files("input.audio", wav)  # the same word, now cut at its pauses
+        page.check("input.split")
+        page.click("button.go")
+        page.wait_for_selector("#output .meta:has-text('cut at pauses')")
+        split = speech.transcribe([wav], split_on_silence=True)[0]
+        assert page.text_content("#output .label") == (split or "(empty transcript)")
+        assert "cut at pauses into 1 piece(s): " in page.text_content("#output .meta")
+        assert page.locator("img.figure").count() == 0
         page.screenshot(path=str(tmp_path / "transcribe.png"), full_page=True)
         assert page.errors == []
     assert all(u.startswith(url) for u in seen)
@@ -171,5 +179,11 @@ def test_transcribe_can_cut_strings_of_words_at_their_pauses(
         main(["transcribe", "--ckpt", str(speech_checkpoint), str(two), "--split-on-silence", "--json"]) == 0
     )
     assert json.loads(capsys.readouterr().out)["text"] == got[0]
+    r = TestClient(create_app({"fsdd": speech})).post(
+        "/api/transcribe?split_on_silence=true", content=two.read_bytes()
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["output"] == got[0] and r.json()["figure"] is None
+    assert r.json()["pieces"] == [[round(s / 8000, 3), round(e / 8000, 3)] for s, e in spans]
     with pytest.raises(ValueError, match="expected non-empty"):
         speech.transcribe([torch.zeros(0)], split_on_silence=True)

@@ -34,6 +34,7 @@
     const q = new URLSearchParams({ model: form.querySelector("select.model").value, attention: "true" });
     const beam = form.querySelector("input.beam");
     if (beam && beam.value) q.set("beam", beam.value);
+    if (form.querySelector("input.split").checked) q.set("split_on_silence", "true");
     const r = await fetch("/api/transcribe?" + q, { method: "POST", headers: { "Content-Type": "audio/wav" }, body: file });
     return reply(r);
   }
@@ -64,7 +65,8 @@
       }
     } else if (verb === "transcribe") {
       node("div", { class: "label", text: res.output || "(empty transcript)" }, out);
-      node("div", { class: "meta", text: `${res.audio.seconds} s at ${res.audio.sample_rate} Hz` }, out);
+      const cut = res.pieces ? ` · cut at pauses into ${res.pieces.length} piece(s): ${res.pieces.map(([a, b]) => `${a}–${b} s`).join(", ")}` : "";
+      node("div", { class: "meta", text: `${res.audio.seconds} s at ${res.audio.sample_rate} Hz${cut}` }, out);
       if (res.figure) node("img", { class: "figure", src: res.figure, alt: "spectrogram with the letters-by-time cross-attention" }, out);
     } else if (verb === "chat") {
       out.textContent = res.output;
@@ -146,6 +148,8 @@
     if (verb === "transcribe") {
       const l = node("label", { text: `WAV file (16-bit PCM, up to ${info.limits.max_audio_seconds} s) ` }, form);
       node("input", { class: "audio", type: "file", accept: ".wav,audio/wav,audio/x-wav" }, l);
+      const c = node("label", { text: " cut at pauses (one word per piece) " }, form);
+      node("input", { class: "split", type: "checkbox" }, c);
     } else {
       const ta = node("textarea", { name: "text", placeholder: v.field, maxlength: String(info.limits.max_input_chars) }, form);
       ta.value = v.example;
