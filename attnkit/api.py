@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from attnkit.audio.segment import SilenceConfig, speech_spans
 from attnkit.config.base import apply_overrides, load_yaml
 from attnkit.config.run import RunConfig
 from attnkit.decode.generate import generate_text
@@ -245,34 +246,39 @@ class LoadedModel:
         self,
         audio: Sequence[str | os.PathLike | bytes | torch.Tensor],
         *,
-        split_on_silence: bool | Any = False,
+        split_on_silence: bool | SilenceConfig = False,
         **decode: Any,
     ) -> list[str]:
         """The transcript of each WAV file (or ``(N,)`` waveform) with a speech checkpoint.
 
-        ``split_on_silence`` (True, or an :class:`attnkit.audio.SilenceConfig`) cuts each input
-        at its pauses and transcribes the pieces one by one, joined with spaces: how a model
-        trained on single words reads a string of them. Every input is read and checked first."""
+        ``split_on_silence`` (True, or a :class:`SilenceConfig`) cuts each input at its pauses
+        and joins the pieces' transcripts with spaces (see :meth:`transcribe_pieces`)."""
         if not split_on_silence:
             return self.transcribe_frames([self.audio_features(a) for a in audio], **decode)
-        from attnkit.audio import segment
+        silence = split_on_silence if isinstance(split_on_silence, SilenceConfig) else None
+        return [" ".join(t for _, _, t in ps) for ps in self.transcribe_pieces(audio, silence, **decode)]
+
+    def transcribe_pieces(
+        self,
+        audio: Sequence[str | os.PathLike | bytes | torch.Tensor],
+        silence: SilenceConfig | None = None,
+        **decode: Any,
+    ) -> list[list[tuple[float, float, str]]]:
+        """Each input cut at its pauses (:func:`attnkit.audio.speech_spans`), every piece
+        transcribed on its own: ``[(start s, end s, transcript)]`` per input, none for silence.
+        How a model trained on single words reads a string of them. Every input is read and
+        checked before any decoding."""
         from attnkit.tasks.speech import feature_config
 
-        scfg = (
-            split_on_silence
-            if isinstance(split_on_silence, segment.SilenceConfig)
-            else segment.SilenceConfig()
-        )
         fcfg = feature_config(self.cfg.data)
+        sr = fcfg.sample_rate
         waves = [
             _checked_wave(a if isinstance(a, torch.Tensor) else self.audio_waveform(a), fcfg) for a in audio
         ]
-        pieces = [
-            [self.audio_features(p) for p in segment.split_on_silence(w, fcfg.sample_rate, scfg)]
-            for w in waves
-        ]
-        said = iter(self.transcribe_frames([f for ps in pieces for f in ps], **decode))
-        return [" ".join(next(said) for _ in ps) for ps in pieces]
+        spans = [speech_spans(w, sr, silence or SilenceConfig()) for w in waves]
+        frames = [self.audio_features(w[s:e]) for w, sp in zip(waves, spans, strict=True) for s, e in sp]
+        said = iter(self.transcribe_frames(frames, **decode))
+        return [[(s / sr, e / sr, next(said)) for s, e in sp] for sp in spans]
 
     def transcribe_frames(self, frames: Sequence[torch.Tensor], **decode: Any) -> list[str]:
         """The transcript of each ``(T, n_mels)`` feature tensor (from :meth:`audio_features`)."""

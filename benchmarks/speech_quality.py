@@ -147,23 +147,24 @@ def _word_model_on_strings(name: str) -> dict:
     strings recipe's validation strings (``tuned``)."""
     import attnkit
     from attnkit.api import load_config
-    from attnkit.audio import SilenceConfig, speech_spans
+    from attnkit.audio import SilenceConfig
     from attnkit.tasks.speech import SpeechTask
 
     word_recipe, strings_recipe, cut, arch = WORD_MODELS_ON_STRINGS[name]
     word = attnkit.load(ROOT / load_config(ROOT / f"configs/{word_recipe}.yaml").out_dir / "best")
     strings = SpeechTask(load_config(ROOT / f"configs/{strings_recipe}.yaml"), tokenizer=word.tokenizer)
     pieces = strings.pieces("test")
-    waves = strings.example_waves("test")
     scfg, valid_cuts = _tune_silence(strings) if cut == "tuned" else (SilenceConfig(), None)
-    found = [len(speech_spans(w, strings.fcfg.sample_rate, scfg)) for w in waves] if cut != "oracle" else None
+    found = None
     if cut == "oracle":
         flat = sorted({i for p in pieces for i in p})
         said = dict(zip(flat, word.transcribe_frames([strings.recording_features("test", i) for i in flat]),
                         strict=True))  # fmt: skip
         hyps = [" ".join(said[i] for i in p) for p in pieces]
     else:
-        hyps = word.transcribe(waves, split_on_silence=scfg)
+        cuts = word.transcribe_pieces(strings.example_waves("test"), scfg)
+        found = [len(c) for c in cuts]
+        hyps = [" ".join(t for _, _, t in c) for c in cuts]
     s = strings.score(hyps, "test")
     return {
         "recipe": name,

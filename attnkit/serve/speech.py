@@ -15,9 +15,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from attnkit.api import LoadedModel
-from attnkit.audio import speech_spans, wav_info
+from attnkit.audio import wav_info
 from attnkit.serve.app import ApiError, ServeLimits
-from attnkit.tasks.speech import feature_config
 from attnkit.viz.payload import view_payload
 from attnkit.viz.streams import has_attention
 
@@ -75,11 +74,9 @@ def add_transcribe_route(app: FastAPI, call: Call, limits: ServeLimits) -> None:
 
         def run(lm: LoadedModel) -> dict[str, Any]:
             if split_on_silence:
-                wave = lm.audio_waveform(data)
-                sr = feature_config(lm.cfg.data).sample_rate
-                spans = [[round(a / sr, 3), round(b / sr, 3)] for a, b in speech_spans(wave, sr)]
-                text = lm.transcribe([wave], split_on_silence=True, **dec)[0]
-                return {"output": text, "attention": None, "figure": None, "pieces": spans}
+                (pieces,) = lm.transcribe_pieces([data], **dec)
+                return {"output": " ".join(t for _, _, t in pieces), "attention": None, "figure": None,
+                        "pieces": [[round(a, 3), round(b, 3)] for a, b, _ in pieces]}  # fmt: skip
             if not (attention and has_attention(lm.model)):
                 return {"output": lm.transcribe([data], **dec)[0], "attention": None, "figure": None}
             from attnkit.viz.png import figure_png

@@ -92,21 +92,11 @@ def test_decoder_on_cuda_matches_cpu_and_its_cache(variant):
 
 
 def test_hf_gpt2_logits_on_cuda():
-    transformers = pytest.importorskip("transformers")
-    from attnkit.pretrained import decoder_from_gpt2
+    pytest.importorskip("transformers")
+    from tests.pretrained.test_gpt2 import tiny_gpt2_pair
 
-    cfg = transformers.GPT2Config(
-        vocab_size=97,
-        n_embd=64,
-        n_layer=2,
-        n_head=4,
-        n_positions=64,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-    )
-    hf = transformers.GPT2LMHeadModel(cfg).eval()
-    ours = decoder_from_gpt2(hf).eval().cuda()
+    hf, ours = tiny_gpt2_pair(n_embd=64, n_layer=2)
+    ours = ours.cuda()
     ids = torch.randint(0, 97, (2, 30))
     with torch.no_grad():
         want = hf.cuda()(ids.cuda()).logits

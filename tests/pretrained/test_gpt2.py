@@ -10,13 +10,12 @@ from attnkit.decode import greedy_generate
 from attnkit.pretrained import decoder_from_gpt2
 
 
-@pytest.fixture(scope="module")
-def pair():
-    torch.manual_seed(0)
+def tiny_gpt2_pair(n_embd: int = 48, n_layer: int = 3):
+    """A randomly initialised tiny HF GPT-2 (no dropout, 97 tokens, 64 positions) and attnkit's copy."""
     cfg = transformers.GPT2Config(
         vocab_size=97,
-        n_embd=48,
-        n_layer=3,
+        n_embd=n_embd,
+        n_layer=n_layer,
         n_head=4,
         n_positions=64,
         resid_pdrop=0.0,
@@ -25,6 +24,12 @@ def pair():
     )
     hf = transformers.GPT2LMHeadModel(cfg).eval()
     return hf, decoder_from_gpt2(hf).eval()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    torch.manual_seed(0)
+    return tiny_gpt2_pair()
 
 
 def test_logits_match_hf_gpt2(pair):
