@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 TORCH  := torch==2.13.0
 DATA   ?= $(if $(wildcard ../shared/data),../shared/data,)
 
-.PHONY: setup system-deps demo attention-demo test lint bench clean
+.PHONY: setup system-deps demo attention-demo test lint bench mutate mutate-report clean
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,25 @@ test: setup system-deps
 lint: setup
 	$(VENV)/bin/ruff check attnkit tests benchmarks
 
+# Mutation testing (docs/testing.md): `make mutate MODULE=attnkit/decode` mutates one module (or
+# one file, attnkit/train/optim.py) at a time; without MODULE, every core module in
+# [tool.mutmut] only_mutate. mutmut mutates a copy under mutants/, never the working tree, and
+# keeps its results there: a killed or interrupted run resumes where it stopped. One torch thread
+# per worker, so the two workers do not fight over the two cores.
+MUTMUT   := mutmut==3.8.1
+MODULE   ?=
+MUT_GLOB := $(if $(MODULE),"$(subst /,.,$(patsubst %/,%,$(MODULE:.py=))).*",)
+mutate: setup
+	@$(PY) -c "import mutmut" 2>/dev/null || $(PIP) install --quiet $(MUTMUT) || \
+		{ echo "make mutate needs mutmut: $(PIP) install $(MUTMUT)"; exit 2; }
+	OMP_NUM_THREADS=1 ATTNKIT_DATA=$(abspath $(DATA)) $(VENV)/bin/mutmut run --max-children 2 $(MUT_GLOB)
+	$(PY) scripts/mutation_report.py $(if $(MODULE),--module $(MODULE:.py=),)
+
+mutate-report:
+	$(PY) scripts/mutation_report.py $(if $(MODULE),--module $(MODULE:.py=),) --survivors
+
 bench: setup
 	$(PY) benchmarks/attention.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info mutants

@@ -68,7 +68,6 @@ def attention_weights(
     return weights
 
 
-@register_backend("reference", Capabilities(weights=True, dropout=True, gqa=True, exact=True))
 def reference_attention(
     q: Tensor,
     k: Tensor,
@@ -90,3 +89,8 @@ def reference_attention(
     v = repeat_kv(v, dims.h // dims.h_kv)
     out = torch.matmul(probs, v)  # (B, H, T, S) @ (B, H, S, D) -> (B, H, T, D)
     return out, (weights if need_weights else None)
+
+
+# Registered by a call rather than a decorator, so that mutation testing (docs/testing.md), which
+# skips decorated functions, reaches the body.
+register_backend("reference", Capabilities(weights=True, dropout=True, gqa=True, exact=True))(reference_attention)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from attnkit.config.run import DecodeConfig
 from attnkit.decode.graphs import StepGraph, can_graph
-from attnkit.decode.processors import process
+from attnkit.decode.processors import choose_next
 from attnkit.text.base import Tokenizer
 from attnkit.text.stream import StreamDecoder
 
@@ -55,12 +55,17 @@ def fit_prompt(prompt: Tensor, limit: int | None, policy: str) -> Tensor:
 
 
 @torch.no_grad()
+def _last_logits(model: nn.Module, ids: Tensor, cache) -> Tensor:
+    return model(ids, cache=cache).logits[:, -1]  # (B, T, V) -> (B, V)
+
+
 def generate_ids(
     model: nn.Module, prompt: Tensor, cfg: DecodeConfig, *, stop_ids: tuple[int, ...] = ()
 ) -> Iterator[Tensor]:
     """Yield ``(B,)`` next-token ids, up to ``cfg.max_new_tokens`` or until every row stopped.
 
-    Rows that emitted a stop id keep yielding it (so batch rows stay aligned).
+    Rows that emitted a stop id keep yielding it (so batch rows stay aligned). Every model call
+    runs under ``torch.no_grad`` (the graph's own steps included).
     """
     if prompt.dim() != 2 or prompt.shape[1] == 0:
         raise ValueError(f"prompt must be (B, T) with T >= 1, got {tuple(prompt.shape)}")
@@ -83,24 +88,21 @@ def generate_ids(
         logits = graphed.prefill(prompt)
     else:
         cache = model.new_cache(b, cache_len)
-        logits = model(prompt, cache=cache).logits[:, -1]  # prefill: (B, T, V) -> (B, V)
+        logits = _last_logits(model, prompt, cache)  # prefill
     length = prompt.shape[1]  # positions cached so far
     history = prompt
     done = torch.zeros(b, dtype=torch.bool, device=device)
     stops = torch.tensor(stop_ids, dtype=torch.long, device=device)
     for _ in range(cfg.max_new_tokens):
-        if cfg.temperature == 0:
-            nxt = logits.argmax(dim=-1)
-        else:
-            scores = process(
-                logits.float(),
-                history,
-                temperature=cfg.temperature,
-                k=cfg.top_k,
-                p=cfg.top_p,
-                penalty=cfg.repetition_penalty,
-            )
-            nxt = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=gen).squeeze(1)
+        nxt = choose_next(
+            logits,
+            history,
+            temperature=cfg.temperature,
+            top_k=cfg.top_k,
+            top_p=cfg.top_p,
+            penalty=cfg.repetition_penalty,
+            generator=gen,
+        )
         if stops.numel():
             nxt = torch.where(done, stops[0], nxt)
             done |= torch.isin(nxt, stops)
@@ -115,12 +117,12 @@ def generate_ids(
                 logits = graphed.prefill(history[:, -length:])
             else:
                 cache = model.new_cache(b, limit)
-                logits = model(history[:, -length:], cache=cache).logits[:, -1]
+                logits = _last_logits(model, history[:, -length:], cache)
         elif graphed is not None:
             logits = graphed.step(nxt, length)
             length += 1
         else:
-            logits = model(nxt[:, None], cache=cache).logits[:, -1]
+            logits = _last_logits(model, nxt[:, None], cache)
             length += 1
 
 

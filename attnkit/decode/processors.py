@@ -1,7 +1,7 @@
 """Logits processors: each maps next-token logits ``(B, V)`` to new logits ``(B, V)``.
 
 They run in this order: repetition penalty, temperature, top-k, top-p. ``temperature == 0``
-means greedy, handled by the caller (argmax), not by dividing by zero.
+means greedy, handled by :func:`choose_next` (argmax), not by dividing by zero.
 """
 
 from __future__ import annotations
@@ -60,3 +60,21 @@ def process(
     if p is not None:
         logits = top_p(logits, p)
     return logits
+
+
+def choose_next(
+    logits: Tensor,
+    history: Tensor,
+    *,
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    penalty: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Next ids ``(B,)`` from last-position logits ``(B, V)``: the argmax at ``temperature == 0``,
+    else a draw from the softmax of the processed logits (in float32)."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    scores = process(logits.float(), history, temperature=temperature, k=top_k, p=top_p, penalty=penalty)
+    return torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator).squeeze(1)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from attnkit.decode.processors import process
+from attnkit.decode.processors import choose_next
 
 
 def _strip(ids: list[int], eos_id: int) -> list[int]:
@@ -51,7 +51,6 @@ def greedy_search(
     return sample_search(model, src, src_mask, bos_id=bos_id, eos_id=eos_id, max_len=max_len, temperature=0.0)
 
 
-@torch.no_grad()
 def sample_search(
     model: nn.Module,
     src: Tensor,
@@ -66,32 +65,73 @@ def sample_search(
     generator: torch.Generator | None = None,
 ) -> list[list[int]]:
     """Ancestral sampling with temperature/top-k/top-p; ``temperature == 0`` is greedy."""
-    model.eval()
-    b = src.shape[0]
-    memory, key_mask = model.encode(src, src_mask)
-    cache = model.new_cache(b, max_len + 1)
-    step = torch.full((b, 1), bos_id, dtype=torch.long, device=src.device)
-    history = step
-    done = torch.zeros(b, dtype=torch.bool, device=src.device)
-    for i in range(max_len):
-        logits = model.decode(step, memory, key_mask, cache=cache).logits[:, -1].float()  # (B, V)
-        if temperature == 0:
-            nxt = logits.argmax(-1)
-        else:
-            scores = process(logits, history, temperature=temperature, k=top_k, p=top_p, penalty=1.0)
-            nxt = torch.multinomial(torch.softmax(scores, -1), 1, generator=generator).squeeze(1)
-        if i == max_len - 1:  # the cap counts <eos>, as in beam search
-            nxt = torch.full_like(nxt, eos_id)
-        nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
-        done |= nxt == eos_id
-        step = nxt[:, None]
-        history = torch.cat([history, step], dim=1)
-        if bool(done.all()):
+    with torch.no_grad():
+        model.eval()
+        b = src.shape[0]
+        memory, key_mask = model.encode(src, src_mask)
+        cache = model.new_cache(b, max_len + 1)
+        step = torch.full((b, 1), bos_id, dtype=torch.long, device=src.device)
+        history = step
+        done = torch.zeros(b, dtype=torch.bool, device=src.device)
+        for i in range(max_len):
+            logits = model.decode(step, memory, key_mask, cache=cache).logits[:, -1].float()  # (B, V)
+            nxt = choose_next(
+                logits, history, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+            )
+            if i == max_len - 1:  # the cap counts <eos>, as in beam search
+                nxt = torch.full_like(nxt, eos_id)
+            nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
+            done |= nxt == eos_id
+            step = nxt[:, None]
+            history = torch.cat([history, step], dim=1)
+            if bool(done.all()):
+                break
+        return [_strip(row[1:], eos_id) for row in history.tolist()]
+
+
+def _step_log_probs(
+    logits: Tensor, tokens: Tensor, *, step: int, max_len: int, eos_id: int, no_repeat_ngram: int
+) -> Tensor:
+    """Log-probabilities ``(B*K, V)`` of every extension, with banned n-gram repeats and (at the
+    length cap) every token but ``<eos>`` at -inf."""
+    lp = torch.log_softmax(logits.float(), dim=-1)  # (B*K, V)
+    if no_repeat_ngram > 0:
+        for row, seq in enumerate(tokens[:, 1:].tolist()):
+            ban = banned_tokens(seq, no_repeat_ngram)
+            if ban:
+                lp[row, list(ban)] = float("-inf")
+    if step == max_len - 1:  # length cap: only <eos> may follow
+        lp[:, :eos_id] = float("-inf")
+        lp[:, eos_id + 1 :] = float("-inf")
+    return lp
+
+
+def _split_extensions(
+    ranked: list[tuple[float, int, int]],
+    prefixes: list[list[int]],
+    finished: list[tuple[float, list[int]]],
+    *,
+    k: int,
+    eos_id: int,
+    length_penalty: float,
+) -> list[tuple[float, int, int]]:
+    """One source's best ``2K`` extensions ``(score, beam, token)``, best first: the endings
+    among the top ``K`` are appended to ``finished`` as ``(score / len ** length_penalty, ids)``;
+    returns the best ``K`` others, which stay live."""
+    live: list[tuple[float, int, int]] = []
+    for rank, (score, beam, tok) in enumerate(ranked):
+        if score == float("-inf"):
             break
-    return [_strip(row[1:], eos_id) for row in history.tolist()]
+        if tok == eos_id:
+            if rank < k:  # only top-K ranked endings count (fairseq), so K=1 is greedy
+                seq = prefixes[beam]
+                finished.append((score / (len(seq) + 1) ** length_penalty, seq))
+            continue
+        if len(live) < k:
+            live.append((score, beam, tok))
+    return live
 
 
-@torch.no_grad()
 def beam_search(
     model: nn.Module,
     src: Tensor,
@@ -105,61 +145,52 @@ def beam_search(
     no_repeat_ngram: int = 0,
 ) -> list[list[int]]:
     """Batched beam search (see the module docstring); returns the best hypothesis per source."""
-    model.eval()
     b, k = src.shape[0], beam_size
     if k < 1:
         raise ValueError(f"beam_size must be >= 1, got {k}")
-    memory, key_mask = model.encode(src, src_mask)
-    memory = memory.repeat_interleave(k, dim=0)  # (B, S, C) -> (B*K, S, C)
-    key_mask = key_mask.repeat_interleave(k, dim=0) if key_mask is not None else None
-    cache = model.new_cache(b * k, max_len + 1)
-    device = src.device
-    tokens = torch.full((b * k, 1), bos_id, dtype=torch.long, device=device)
-    scores = torch.zeros(b, k, device=device)
-    scores[:, 1:] = float("-inf")  # all beams start identical: keep one so they do not repeat
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
-    done = [False] * b
-    for step in range(max_len):
-        logits = model.decode(tokens[:, -1:], memory, key_mask, cache=cache).logits[:, -1]
-        lp = torch.log_softmax(logits.float(), dim=-1)  # (B*K, V)
-        v = lp.shape[-1]
-        if no_repeat_ngram > 0:
-            for row, seq in enumerate(tokens[:, 1:].tolist()):
-                ban = banned_tokens(seq, no_repeat_ngram)
-                if ban:
-                    lp[row, list(ban)] = float("-inf")
-        if step == max_len - 1:  # length cap: only <eos> may follow
-            lp[:, :eos_id] = float("-inf")
-            lp[:, eos_id + 1 :] = float("-inf")
-        cand = (scores.view(b * k, 1) + lp).view(b, k * v)  # (B*K, V) -> (B, K*V)
-        top_s, top_i = cand.topk(min(2 * k, k * v), dim=1)  # (B, 2K)
-        top_beam, top_tok = top_i // v, top_i % v
-        new_scores = torch.full((b, k), float("-inf"), device=device)
-        new_src = torch.zeros(b, k, dtype=torch.long, device=device)
-        new_tok = torch.full((b, k), eos_id, dtype=torch.long, device=device)
-        ts, tb, tt = top_s.tolist(), top_beam.tolist(), top_tok.tolist()
-        for i in range(b):
-            if done[i]:
-                continue
-            alive = 0
-            for j in range(len(ts[i])):
-                s, beam, tok = ts[i][j], tb[i][j], tt[i][j]
-                if s == float("-inf"):
-                    break
-                if tok == eos_id:
-                    if j < k:  # only top-K ranked endings count (fairseq), so K=1 is greedy
-                        seq = tokens[i * k + beam, 1:].tolist()
-                        finished[i].append((s / (len(seq) + 1) ** length_penalty, seq))
+    model.eval()
+    with torch.no_grad():
+        memory, key_mask = model.encode(src, src_mask)
+        memory = memory.repeat_interleave(k, dim=0)  # (B, S, C) -> (B*K, S, C)
+        key_mask = key_mask.repeat_interleave(k, dim=0) if key_mask is not None else None
+        cache = model.new_cache(b * k, max_len + 1)
+        device = src.device
+        tokens = torch.full((b * k, 1), bos_id, dtype=torch.long, device=device)
+        scores = torch.zeros(b, k, device=device)
+        scores[:, 1:] = float("-inf")  # all beams start identical: keep one so they do not repeat
+        finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
+        done = [False] * b
+        for step in range(max_len):
+            logits = model.decode(tokens[:, -1:], memory, key_mask, cache=cache).logits[:, -1]
+            lp = _step_log_probs(
+                logits, tokens, step=step, max_len=max_len, eos_id=eos_id, no_repeat_ngram=no_repeat_ngram
+            )
+            v = lp.shape[-1]
+            cand = (scores.view(b * k, 1) + lp).view(b, k * v)  # (B*K, V) -> (B, K*V)
+            top_s, top_i = cand.topk(min(2 * k, k * v), dim=1)  # (B, 2K)
+            # (score, beam, token) per source, best first: (B, 2K) -> B lists of 2K triples
+            ranked = [
+                list(zip(*row, strict=True))
+                for row in zip(top_s.tolist(), (top_i // v).tolist(), (top_i % v).tolist(), strict=True)
+            ]
+            prefixes = tokens[:, 1:].tolist()
+            new_scores = torch.full((b, k), float("-inf"), device=device)
+            new_src = torch.zeros(b, k, dtype=torch.long, device=device)
+            new_tok = torch.full((b, k), eos_id, dtype=torch.long, device=device)
+            for i in range(b):
+                if done[i]:
                     continue
-                if alive < k:
-                    new_scores[i, alive], new_src[i, alive], new_tok[i, alive] = s, beam, tok
-                    alive += 1
-            if len(finished[i]) >= k or alive == 0:
-                done[i] = True
-        if all(done):
-            break
-        flat = (torch.arange(b, device=device)[:, None] * k + new_src).view(-1)  # (B, K) -> (B*K,)
-        cache.reorder(flat)
-        tokens = torch.cat([tokens[flat], new_tok.view(-1, 1)], dim=1)
-        scores = new_scores
+                live = _split_extensions(
+                    ranked[i], prefixes[i * k : (i + 1) * k], finished[i],
+                    k=k, eos_id=eos_id, length_penalty=length_penalty,
+                )
+                for slot, (score, beam, tok) in enumerate(live):
+                    new_scores[i, slot], new_src[i, slot], new_tok[i, slot] = score, beam, tok
+                done[i] = len(finished[i]) >= k or not live
+            if all(done):
+                break
+            flat = (torch.arange(b, device=device)[:, None] * k + new_src).view(-1)  # (B, K) -> (B*K,)
+            cache.reorder(flat)
+            tokens = torch.cat([tokens[flat], new_tok.view(-1, 1)], dim=1)
+            scores = new_scores
     return [max(f)[1] if f else [] for f in finished]

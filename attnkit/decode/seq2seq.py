@@ -42,7 +42,6 @@ def encode_sources(tokenizer: PairTokenizer, texts: Sequence[str], data: DataCon
     return out
 
 
-@torch.no_grad()
 def transduce(
     model: nn.Module,
     tokenizer: PairTokenizer,
@@ -53,7 +52,9 @@ def transduce(
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Decode every text; ``progress(n)`` is called after each batch with the count done."""
+    """Decode every text; ``progress(n)`` is called after each batch with the count done.
+
+    No autograd graph is built: the searches run under ``torch.no_grad``."""
     model.eval()
     device = next(model.parameters()).device
     outputs = [""] * len(texts)

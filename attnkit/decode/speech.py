@@ -21,7 +21,6 @@ from attnkit.models.speech import PooledFeatureClassifier
 from attnkit.text.base import Tokenizer
 
 
-@torch.no_grad()
 def transcribe(
     model: nn.Module,
     tokenizer: Tokenizer,
@@ -39,7 +38,8 @@ def transcribe(
         x, mask = pad_frames([frames[i] for i in chunk])
         x, mask = x.to(device), mask.to(device)
         if isinstance(model, PooledFeatureClassifier):
-            best = model(x, mask).argmax(-1).tolist()
+            with torch.no_grad():  # the searches below run under no_grad themselves
+                best = model(x, mask).argmax(-1).tolist()
             texts = [model.cfg.labels[j] for j in best]
         else:
             width = -(-x.shape[1] // model.cfg.subsample)  # ceil: encoder frames after subsampling
