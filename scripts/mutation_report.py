@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(table(results))
     if args.survivors:
-        for src, by in results.items():
+        for by in results.values():
             for status in ("survived", "timeout"):
                 for name in by.get(status, []):
                     print(f"{status}: {name}   (mutmut show {name})")

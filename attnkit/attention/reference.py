@@ -93,4 +93,5 @@ def reference_attention(
 
 # Registered by a call rather than a decorator, so that mutation testing (docs/testing.md), which
 # skips decorated functions, reaches the body.
-register_backend("reference", Capabilities(weights=True, dropout=True, gqa=True, exact=True))(reference_attention)
+REFERENCE_CAPS = Capabilities(weights=True, dropout=True, gqa=True, exact=True)
+register_backend("reference", REFERENCE_CAPS)(reference_attention)
