@@ -51,21 +51,16 @@ lint: setup
 	$(VENV)/bin/ruff check attnkit tests benchmarks
 
 # Mutation testing (docs/testing.md): `make mutate MODULE=attnkit/decode` mutates one module (or
-# one file, attnkit/train/optim.py) at a time; without MODULE, every core module in
-# [tool.mutmut] only_mutate. mutmut mutates a copy under mutants/, never the working tree, and
-# keeps its results there: a killed or interrupted run resumes where it stopped. One torch thread
-# per worker, so the two workers do not fight over the two cores.
-MUTMUT   := mutmut==3.8.1
-MODULE   ?=
-MUT_GLOB := $(if $(MODULE),"$(subst /,.,$(patsubst %/,%,$(MODULE:.py=))).*",)
+# one file, attnkit/train/optim.py) and runs the tests that cover each mutant; without MODULE,
+# every core module in [tool.mutmut] only_mutate. Mutants live in a copy under mutants/, never
+# in the working tree; an interrupted run resumes where it stopped. RETEST=1 re-runs the
+# survivors and timeouts after new tests. Installs mutmut into the venv when it is missing.
+MODULE ?=
 mutate: setup
-	@$(PY) -c "import mutmut" 2>/dev/null || $(PIP) install --quiet $(MUTMUT) || \
-		{ echo "make mutate needs mutmut: $(PIP) install $(MUTMUT)"; exit 2; }
-	OMP_NUM_THREADS=1 ATTNKIT_DATA=$(abspath $(DATA)) $(VENV)/bin/mutmut run --max-children 2 $(MUT_GLOB)
-	$(PY) scripts/mutation_report.py $(if $(MODULE),--module $(MODULE:.py=),)
+	ATTNKIT_DATA=$(abspath $(DATA)) $(PY) scripts/mutate.py $(if $(MODULE),--module $(MODULE),) $(if $(RETEST),--retest,)
 
 mutate-report:
-	$(PY) scripts/mutation_report.py $(if $(MODULE),--module $(MODULE:.py=),) --survivors
+	$(PY) scripts/mutation_report.py --survivors $(if $(MODULE),--module $(MODULE:.py=),)
 
 bench: setup
 	$(PY) benchmarks/attention.py

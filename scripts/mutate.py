@@ -1,0 +1,121 @@
+"""Run mutmut over one core module, resumably, then print its score table (`make mutate`).
+
+    python scripts/mutate.py [--module attnkit/decode] [--retest] [--workers 2]
+
+mutmut mutates a copy of the tree under ``mutants/`` (the working tree is never touched) and
+keeps every mutant's result in ``mutants/<file>.meta``. Two of its habits need a driver:
+
+- Given mutant names (or a glob), ``mutmut run`` re-runs all of them, even those already
+  checked; given none, it resumes, but over every module. So this script passes the names of
+  the module's mutants that have no result yet: an interrupted run (Ctrl-C, a kill) goes on
+  where it stopped. ``--retest`` adds the survivors and timeouts, to re-check them after new
+  tests were written.
+- mutmut maps tests to functions once (its "stats" run, the whole suite) and keeps the map
+  when the source changes, so a new or renamed function would be reported as having no tests.
+  The map is rebuilt whenever a source file under ``attnkit/`` is newer than it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTANTS = ROOT / "mutants"
+STATS = MUTANTS / "mutmut-stats.json"
+SOURCES_AT_STATS = MUTANTS / "attnkit-sources.sha256"  # what the test-to-function map was built on
+MUTMUT_PIN = "mutmut==3.8.1"
+sys.path.insert(0, str(ROOT / "scripts"))
+from mutation_report import NO_TESTS, SURVIVED, TIMEOUT  # noqa: E402
+
+
+def mutmut_bin() -> Path:
+    exe = Path(sys.executable).parent / "mutmut"
+    if not exe.exists():
+        print(f"installing {MUTMUT_PIN} (the mutation tester) into {sys.prefix}", flush=True)
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", MUTMUT_PIN])
+        if pip.returncode != 0 or not exe.exists():
+            sys.exit(f"make mutate needs mutmut: {sys.executable} -m pip install {MUTMUT_PIN}")
+    return exe
+
+
+def module_prefix(module: str | None) -> str:
+    """``attnkit/decode`` or ``attnkit/train/optim.py`` -> the mutant-name prefix ``attnkit.decode.``."""
+    if not module:
+        return ""
+    path = module.strip("/").removesuffix(".py")
+    return path.replace("/", ".") + "."
+
+
+def sources_digest() -> str:
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "attnkit").rglob("*.py")):
+        h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def drop_stale_stats(digest: str) -> None:
+    """Forget mutmut's test-to-function map when the sources changed since it was built."""
+    if STATS.exists() and (not SOURCES_AT_STATS.exists() or SOURCES_AT_STATS.read_text() != digest):
+        print("the sources changed since mutmut mapped tests to functions: mapping again "
+              "(one run of the whole suite)", flush=True)
+        STATS.unlink()
+
+
+def pending(prefix: str, retest: bool) -> tuple[list[str], int]:
+    """Mutant names under ``prefix`` still to run, and how many the module has in all."""
+    # "no tests" is re-run too: after a new map it may have tests (and costs nothing if not).
+    want = {None} | NO_TESTS | ((SURVIVED | TIMEOUT) if retest else set())
+    names, total = [], 0
+    for meta in MUTANTS.rglob("*.py.meta"):
+        codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
+        for name, code in codes.items():
+            if name.startswith(prefix):
+                total += 1
+                if code in want:
+                    names.append(name)
+    return names, total
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--module", help="a core package or file, e.g. attnkit/decode (default: all)")
+    ap.add_argument("--retest", action="store_true", help="also re-run survivors and timeouts")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    if args.module and not (ROOT / args.module).exists():
+        print(f"--module {args.module}: no such file or folder under {ROOT}", file=sys.stderr)
+        return 2
+    exe = mutmut_bin()
+    os.chdir(ROOT)
+    digest = sources_digest()
+    drop_stale_stats(digest)
+    prefix = module_prefix(args.module)
+    names, total = pending(prefix, args.retest) if MUTANTS.exists() else ([], 0)
+    if total == 0:
+        names = [prefix + "*"]  # first run: generate and run everything in the module
+    elif not names:
+        print(f"all {total} mutants of {args.module or 'the core'} have results; --retest re-runs "
+              "the survivors and timeouts")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two workers on two cores, one thread each
+    if names:
+        print(f"running {len(names) if total else 'all'} mutants of {args.module or 'the core'}", flush=True)
+        # Stale stats were dropped above, so the map mutmut uses or builds now is of these sources.
+        MUTANTS.mkdir(exist_ok=True)
+        SOURCES_AT_STATS.write_text(digest)
+        run = subprocess.run([str(exe), "run", "--max-children", str(args.workers), *names], env=env)
+        if run.returncode not in (0, 1):  # mutmut exits 1 when mutants survive
+            return run.returncode
+    report = [sys.executable, str(ROOT / "scripts" / "mutation_report.py"), "--survivors"]
+    if args.module:
+        report += ["--module", args.module.removesuffix(".py")]
+    return subprocess.run(report).returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
