@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from attnkit.config import ModelConfig
+from attnkit.decode.greedy import greedy_seq2seq
 from attnkit.decode.search import banned_tokens, beam_search, greedy_search, sample_search
 from attnkit.models.factory import build_model
 
@@ -92,6 +93,23 @@ def test_batched_equals_single(arch, beam):
         assert single[0] == batched[i]
 
 
+@pytest.mark.parametrize("arch", ["transformer", "rnn"])
+def test_padded_batches_equal_single_sources_for_greedy_and_sampling(arch):
+    # The source mask must reach the encoder and the cross-attention: padding changes nothing.
+    model = _model(arch, seed=2)  # a seed whose sources decode differently for both archs
+    src, mask = _sources(6)
+    kw = dict(bos_id=BOS, eos_id=EOS, max_len=12)
+    greedy = greedy_search(model, src, mask, **kw)
+    seq2seq = greedy_seq2seq(model, src, BOS, 11, src_mask=mask)
+    for i in range(src.shape[0]):
+        n = int(mask[i].sum())
+        s, m = src[i : i + 1, :n], mask[i : i + 1, :n]
+        assert greedy_search(model, s, m, **kw)[0] == greedy[i]
+        alone = greedy_seq2seq(model, s, BOS, 11, src_mask=m)
+        assert torch.equal(alone[0], seq2seq[i])
+    assert len({tuple(g) for g in greedy}) > 1  # the sources really decode differently
+
+
 @torch.no_grad()
 def _logprob(model, src, mask, hyp: list[int]) -> float:
     ids = torch.tensor([[BOS, *hyp]])
@@ -120,6 +138,8 @@ def test_banned_tokens():
     assert banned_tokens([5, 6, 7, 5], 2) == {6}
     assert banned_tokens([5, 6], 3) == set()
     assert banned_tokens([1, 2, 1], 1) == {1, 2}
+    assert banned_tokens([5, 5], 2) == {5}  # the shortest sequence that can repeat a bigram
+    assert banned_tokens([5, 5], 0) == banned_tokens([5, 5], -1) == set()  # blocking off
 
 
 def test_no_repeat_ngram_blocks_repeats():
