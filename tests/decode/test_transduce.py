@@ -1,0 +1,110 @@
+"""``transduce`` (text in, text out for encoder-decoders) on a copying decoder.
+
+The decoder copies its source token by token and then ends, so every output is known: the
+input itself, cut where a documented limit says. That pins the order of outputs after the
+length sort, the source truncation and its warning, the output-length cap, empty inputs,
+lowercasing, batching with progress, and the choice between beam search and sampling.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from attnkit.config import DataConfig, DecodeConfig
+from attnkit.decode.seq2seq import encode_sources, transduce
+from attnkit.text import CharTokenizer
+from attnkit.text.pair import PairTokenizer
+
+TOK = PairTokenizer(*(2 * [CharTokenizer.train("abcdefghij ABC")]))
+
+
+class _Cache:
+    def __init__(self, rows: int) -> None:
+        self.steps = [0] * rows
+
+    def reorder(self, index: torch.Tensor) -> None:
+        self.steps = [self.steps[i] for i in index.tolist()]
+
+
+class Copier(nn.Module):
+    """Emits source token ``t`` at target step ``t``, then ``<eos>``; counts its decode calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(1))
+        self.sources_seen = 0
+
+    def encode(self, src, mask):
+        self.sources_seen += src.shape[0]
+        return src, mask
+
+    def new_cache(self, rows, max_len):
+        return _Cache(rows)
+
+    def decode(self, ids, memory, key_mask, cache):
+        logits = torch.full((ids.shape[0], TOK.vocab_size), -20.0)
+        for r in range(ids.shape[0]):
+            t = cache.steps[r]
+            cache.steps[r] += 1
+            tok = int(memory[r, t]) if t < memory.shape[1] and bool(key_mask[r, t]) else TOK.eos_id
+            logits[r, tok] = 20.0
+        return SimpleNamespace(logits=logits[:, None])  # (B, 1, V)
+
+
+def _cfg(**kw) -> DecodeConfig:
+    return DecodeConfig(**{"beam_size": 2, "max_len_a": 1.0, "max_len_b": 5, **kw})
+
+
+def test_outputs_come_back_in_input_order_whatever_the_length_sort():
+    texts = ["abcdefg", "a", "", "abc", "   ", "ab"]
+    model = Copier()
+    out = transduce(model, TOK, texts, _cfg(), DataConfig(), batch_size=2)
+    assert out == ["abcdefg", "a", "", "abc", "", "ab"]
+    assert model.sources_seen == 4  # the empty and blank inputs never reach the model
+
+
+def test_progress_reports_the_count_done_after_each_batch():
+    seen: list[int] = []
+    texts = ["a", "bb", "ccc", "dddd", "e"]
+    transduce(Copier(), TOK, texts, _cfg(), DataConfig(), batch_size=2, progress=seen.append)
+    assert seen == [2, 4, 5]
+
+
+def test_long_sources_keep_their_first_max_src_len_minus_one_tokens(caplog):
+    data = DataConfig(max_src_len=4, max_tgt_len=64)
+    with caplog.at_level(logging.WARNING):
+        out = transduce(Copier(), TOK, ["abcdefgh", "abc", "abcd"], _cfg(), data)
+    assert out == ["abc", "abc", "abc"]
+    assert "2 of 3 inputs were longer than data.max_src_len=4 tokens" in caplog.text
+    ids = encode_sources(TOK, ["abcdefgh", "ab"], data)
+    assert ids == [[*TOK.src.encode("abc"), TOK.eos_id], [*TOK.src.encode("ab"), TOK.eos_id]]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "tgt", "expect"), [(0.0, 3, 64, "ab"), (0.5, 0, 64, "abc"), (2.0, 9, 2, "abc")]
+)
+def test_output_length_cap(a, b, tgt, expect):
+    # A cap of N tokens counts <eos>, so at most N - 1 characters come out. The source
+    # "abcdefgh" is 9 tokens with <eos>: 0*9+3 = 3 -> "ab"; 0.5*9+0 = 4 -> "abc";
+    # min(2*9+9, 2*2) = 4 -> "abc".
+    data = DataConfig(max_tgt_len=tgt)
+    for sample in (False, True):
+        out = transduce(Copier(), TOK, ["abcdefgh"], _cfg(max_len_a=a, max_len_b=b, sample=sample), data)
+        assert out == [expect]
+
+
+def test_lowercase_applies_to_the_source():
+    out = transduce(Copier(), TOK, ["ABC"], _cfg(), DataConfig(lowercase=True))
+    assert out == ["abc"]
+    assert transduce(Copier(), TOK, ["ABC"], _cfg(), DataConfig()) == ["ABC"]
+
+
+def test_sampling_is_seeded_and_used_when_asked():
+    # The copier is certain, so sampling at any temperature copies too; a seed makes runs equal.
+    cfg = _cfg(sample=True, temperature=1.0, seed=3)
+    assert transduce(Copier(), TOK, ["abc", "de"], cfg, DataConfig()) == ["abc", "de"]
