@@ -108,3 +108,50 @@ def test_sampling_is_seeded_and_used_when_asked():
     # The copier is certain, so sampling at any temperature copies too; a seed makes runs equal.
     cfg = _cfg(sample=True, temperature=1.0, seed=3)
     assert transduce(Copier(), TOK, ["abc", "de"], cfg, DataConfig()) == ["abc", "de"]
+
+
+class FrameCopier(Copier):
+    """A speech decoder stand-in: frame ``t``'s first feature holds the token id to emit at step
+    ``t // subsample``, as if the encoder had subsampled the frames."""
+
+    def __init__(self, subsample: int) -> None:
+        super().__init__()
+        self.cfg = SimpleNamespace(subsample=subsample)
+
+    def encode(self, x, mask):
+        s = self.cfg.subsample
+        return super().encode(x[:, ::s, 0].long(), mask[:, ::s])
+
+
+def _frames(text: str, subsample: int) -> torch.Tensor:
+    ids = torch.tensor(TOK.tgt.encode(text), dtype=torch.float32).repeat_interleave(subsample)
+    return torch.stack([ids, torch.zeros_like(ids)], dim=1)  # (T, 2)
+
+
+@pytest.mark.parametrize("subsample", [1, 2])
+def test_transcribe_decodes_every_recording_in_order_with_the_cap(subsample):
+    from attnkit.decode.speech import transcribe
+
+    frames = [_frames(t, subsample) for t in ("abcd", "a", "abcdefgh")]
+    cfg = _cfg(max_len_a=1.0, max_len_b=1)
+    out = transcribe(FrameCopier(subsample), TOK.tgt, frames, cfg, batch_size=2)
+    assert out == ["abcd", "a", "abcdefgh"]  # cap = encoder frames + 1: room for every letter
+    # max_len_a = 0.5: at most ceil(T / subsample) / 2 + 1 tokens with <eos>, batch by batch;
+    # "abcd" and "a" share a batch 4 encoder frames wide (cap 3), "abcdefgh" is alone (cap 5).
+    cfg = _cfg(max_len_a=0.5, max_len_b=1, sample=True)
+    cut = transcribe(FrameCopier(subsample), TOK.tgt, frames, cfg, batch_size=2)
+    assert cut == ["ab", "a", "abcd"]
+
+
+def test_transcribe_with_the_pooled_baseline_picks_a_label_per_recording():
+    from attnkit.config import ModelConfig
+    from attnkit.decode.speech import transcribe
+    from attnkit.models.speech import PooledFeatureClassifier
+
+    model = PooledFeatureClassifier(ModelConfig(arch="logreg", input_dim=2, labels=["low", "high"]))
+    with torch.no_grad():  # class "high" scores the mean of feature 0; "low" its negation
+        model.head.weight.zero_()
+        model.head.weight[1, 0], model.head.weight[0, 0] = 1.0, -1.0
+        model.head.bias.zero_()
+    frames = [torch.full((5, 2), v) for v in (3.0, -2.0, 0.5)]
+    assert transcribe(model, TOK.tgt, frames, _cfg(), batch_size=2) == ["high", "low", "high"]
