@@ -19,8 +19,8 @@ from torch import nn
 
 from attnkit.decode.search import beam_search, greedy_search, sample_search
 
-BOS, EOS, A, B, C = 0, 1, 2, 3, 4
-V = 5
+BOS, EOS, A, B, C, D, E, F = range(8)
+V = 8
 FLOOR = -30.0  # the logit of every token a table row does not list
 
 
@@ -199,3 +199,58 @@ def test_sampling_default_temperature_is_one_and_top_p_is_applied():
     gen = torch.Generator().manual_seed(0)
     out = sample_search(Scripted(table), src, mask, top_p=0.5, generator=gen, **kw)
     assert all(h == [A] for h in out)
+
+
+def test_defaults_are_four_beams_and_length_penalty_one():
+    # Five first tokens; only the fifth-ranked, "e" (0.17), ends surely (log 0.17 = -1.77); the
+    # others go on with "f" and end at 0.01 at best (log 0.24 + log 0.01 = -6.0). Four beams
+    # never keep "e"; five do.
+    first = {A: 0.24, B: 0.2, C: 0.2, D: 0.19, E: 0.17}
+    table = {(14, ()): first, (14, (E,)): {EOS: 1.0}}
+    for t in (A, B, C, D):
+        for n in range(4):
+            table[(14, (t, *[F] * n))] = {F: 0.99, EOS: 0.01}
+    src, mask = _src(14)
+    kw = dict(bos_id=BOS, eos_id=EOS, max_len=5, length_penalty=0.0)
+    assert beam_search(Scripted(table), src, mask, beam_size=5, **kw) == [[E]]
+    assert beam_search(Scripted(table), src, mask, **kw)[0][0] in (A, B, C, D)
+    # "a" then <eos> at 0.3: length penalty 1 prefers ending now (-0.69 against
+    # (-0.69 - 1.20) / 2 = -0.95), length penalty 2 the longer output (-1.90 / 4 = -0.47).
+    lp_table = {(15, ()): {EOS: 0.5, A: 0.5}, (15, (A,)): {EOS: 0.3, B: 0.7}, (15, (A, B)): {B: 1.0}}
+    src, mask = _src(15)
+    model = Scripted(lp_table)
+    assert beam_search(model, src, mask, bos_id=BOS, eos_id=EOS, max_len=3, length_penalty=2.0) == [[A]]
+    assert beam_search(model, src, mask, bos_id=BOS, eos_id=EOS, max_len=3) == [[]]
+
+
+def test_beam_size_below_one_is_refused():
+    src, mask = _src(7)
+    with pytest.raises(ValueError, match="beam_size must be >= 1, got 0"):
+        beam_search(Scripted(SHORT_OR_LONG), src, mask, bos_id=BOS, eos_id=EOS, max_len=3, beam_size=0)
+
+
+def test_a_finished_source_does_not_stop_the_ones_after_it():
+    # Source 20 ends at once; source 12 never ends before the cap (its <eos> is never ranked
+    # first), so the batch keeps decoding source 12 after source 20 is done.
+    table = {(20, ()): {EOS: 1.0}, **{(12, (A,) * n): {A: 1.0} for n in range(10)}}
+    src, mask = _src(20, 12)
+    out = beam_search(Scripted(table), src, mask, bos_id=BOS, eos_id=EOS, max_len=4, beam_size=1)
+    assert out == [[], [A, A, A]]
+
+
+def test_no_repeat_ngram_counts_from_the_first_generated_token():
+    # The likely output is "a b a b" (0.81); the second "a b" repeats a bigram that starts at the
+    # first generated token, and the second "a" repeats a unigram. Blocked, the best left is
+    # "a b c" (0.1), just ahead of "a b a c" (0.09).
+    table = {
+        (13, ()): {A: 1.0},
+        (13, (A,)): {B: 1.0},
+        (13, (A, B)): {A: 0.9, C: 0.1},
+        (13, (A, B, A)): {B: 0.9, C: 0.1},
+        (13, (A, B, A, B)): {EOS: 1.0},
+    }
+    src, mask = _src(13)
+    kw = dict(bos_id=BOS, eos_id=EOS, max_len=6, beam_size=2, length_penalty=0.0)
+    assert beam_search(Scripted(table), src, mask, **kw) == [[A, B, A, B]]
+    assert beam_search(Scripted(table), src, mask, no_repeat_ngram=2, **kw) == [[A, B, C]]
+    assert beam_search(Scripted(table), src, mask, no_repeat_ngram=1, **kw) == [[A, B, C]]

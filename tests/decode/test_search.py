@@ -94,20 +94,35 @@ def test_batched_equals_single(arch, beam):
 
 
 @pytest.mark.parametrize("arch", ["transformer", "rnn"])
-def test_padded_batches_equal_single_sources_for_greedy_and_sampling(arch):
-    # The source mask must reach the encoder and the cross-attention: padding changes nothing.
+def test_masked_positions_change_nothing_in_any_search(arch):
+    # The source mask must reach the encoder and the cross-attention. Masked positions hold
+    # random real tokens rather than <pad> (whose embedding may be near zero), so a search that
+    # ignored the mask would see them.
     model = _model(arch, seed=2)  # a seed whose sources decode differently for both archs
     src, mask = _sources(6)
+    noise = torch.randint(4, 40, src.shape, generator=torch.Generator().manual_seed(9))
+    noisy = torch.where(mask, src, noise)
     kw = dict(bos_id=BOS, eos_id=EOS, max_len=12)
-    greedy = greedy_search(model, src, mask, **kw)
-    seq2seq = greedy_seq2seq(model, src, BOS, 11, src_mask=mask)
+    greedy = greedy_search(model, noisy, mask, **kw)
+    beam = beam_search(model, noisy, mask, beam_size=3, **kw)
+    seq2seq = greedy_seq2seq(model, noisy, BOS, 11, src_mask=mask)
     for i in range(src.shape[0]):
         n = int(mask[i].sum())
         s, m = src[i : i + 1, :n], mask[i : i + 1, :n]
         assert greedy_search(model, s, m, **kw)[0] == greedy[i]
-        alone = greedy_seq2seq(model, s, BOS, 11, src_mask=m)
-        assert torch.equal(alone[0], seq2seq[i])
+        assert beam_search(model, s, m, beam_size=3, **kw)[0] == beam[i]
+        assert torch.equal(greedy_seq2seq(model, s, BOS, 11, src_mask=m)[0], seq2seq[i])
     assert len({tuple(g) for g in greedy}) > 1  # the sources really decode differently
+    assert greedy_search(model, noisy, torch.ones_like(mask), **kw) != greedy  # the noise shows
+
+
+def test_searches_take_no_mask_as_all_visible():
+    model = _model("transformer")
+    src = torch.randint(4, 40, (3, 5))
+    full = torch.ones_like(src, dtype=torch.bool)
+    kw = dict(bos_id=BOS, eos_id=EOS, max_len=8)
+    assert beam_search(model, src, None, **kw) == beam_search(model, src, full, **kw)
+    assert greedy_search(model, src, None, **kw) == greedy_search(model, src, full, **kw)
 
 
 @torch.no_grad()
