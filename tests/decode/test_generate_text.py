@@ -114,3 +114,50 @@ def test_a_prompt_over_the_context_is_truncated_or_refused_as_configured():
     free = _lm("ab")  # no context_limit attribute: no limit at all
     list(generate_ids(free, prompt, DecodeConfig(max_new_tokens=1, temperature=0)))
     assert free.prefills == [list(range(1, 11))]
+
+
+class RowScriptLM(ScriptLM):
+    """Row ``r`` emits ``scripts[r][i]`` at step ``i``."""
+
+    def forward(self, ids, cache):
+        i = cache.n
+        cache.n += 1
+        logits = torch.full((ids.shape[0], ids.shape[1], self.vocab), -20.0)
+        for r, script in enumerate(self.script):
+            logits[r, -1, script[i] if i < len(script) else self.eos] = 20.0
+        return SimpleNamespace(logits=logits)
+
+
+def test_rows_that_stopped_keep_yielding_the_stop_id_and_all_stopped_ends_the_run():
+    a, b, c, eos = (*CHARS.encode("abc"), CHARS.eos_id)
+    lm = RowScriptLM([[a, eos, b, b, b, b], [a, b, c, eos, c, c]], eos, CHARS.vocab_size)
+    prompt = torch.full((2, 1), a)
+    cfg = DecodeConfig(max_new_tokens=6, temperature=0)
+    steps = [s.tolist() for s in generate_ids(lm, prompt, cfg, stop_ids=(eos,))]
+    assert steps == [[a, a], [eos, b], [eos, c], [eos, eos]]  # and nothing after both stopped
+    free = [s.tolist() for s in generate_ids(lm, prompt, cfg)]
+    assert len(free) == 6 and free[2] == [b, c]  # no stop ids: every row runs on
+
+
+class SoftLM(ScriptLM):
+    """Every step: logits 2.0 for "a", 1.9 for "b", -20 for the rest."""
+
+    def forward(self, ids, cache):
+        logits = torch.full((ids.shape[0], ids.shape[1], self.vocab), -20.0)
+        logits[:, -1, CHARS.encode("a")[0]] = 2.0
+        logits[:, -1, CHARS.encode("b")[0]] = 1.9
+        return SimpleNamespace(logits=logits)
+
+
+def test_generate_applies_repetition_penalty_top_p_and_temperature():
+    a, b = CHARS.encode("ab")
+    lm = SoftLM([], CHARS.eos_id, CHARS.vocab_size)
+    rows = torch.full((400, 1), a)  # the prompt has "a" in every row
+    first = lambda **kw: next(generate_ids(lm, rows, DecodeConfig(max_new_tokens=1, seed=0, **kw)))  # noqa: E731
+    # Penalty 4 takes "a" from 2.0 to 0.5; at temperature 0.01 "b" (1.9) then wins every draw.
+    assert set(first(temperature=0.01, repetition_penalty=4.0).tolist()) == {b}
+    assert set(first(temperature=0.01).tolist()) == {a}
+    # Top-p 0.5 keeps only "a" (p = 0.525); without it "b" (0.475) turns up about half the time.
+    assert set(first(temperature=1.0, top_p=0.5).tolist()) == {a}
+    share_b = float((first(temperature=1.0) == b).double().mean())
+    assert share_b == pytest.approx(0.475, abs=0.08)
