@@ -38,9 +38,11 @@ class Copier(nn.Module):
         super().__init__()
         self.anchor = nn.Parameter(torch.zeros(1))
         self.sources_seen = 0
+        self.widths: list[int] = []
 
     def encode(self, src, mask):
         self.sources_seen += src.shape[0]
+        self.widths.append(src.shape[1])
         return src, mask
 
     def new_cache(self, rows, max_len):
@@ -68,11 +70,52 @@ def test_outputs_come_back_in_input_order_whatever_the_length_sort():
     assert model.sources_seen == 4  # the empty and blank inputs never reach the model
 
 
-def test_progress_reports_the_count_done_after_each_batch():
+def test_batches_group_sources_by_length_and_report_progress():
     seen: list[int] = []
-    texts = ["a", "bb", "ccc", "dddd", "e"]
-    transduce(Copier(), TOK, texts, _cfg(), DataConfig(), batch_size=2, progress=seen.append)
+    texts = ["dddd", "a", "ccc", "e", "bb"]
+    model = Copier()
+    transduce(model, TOK, texts, _cfg(), DataConfig(), batch_size=2, progress=seen.append)
     assert seen == [2, 4, 5]
+    assert model.widths == [2, 4, 5]  # "a" "e" | "bb" "ccc" | "dddd", each with <eos>
+
+
+@pytest.mark.parametrize("sample", [False, True])
+def test_the_decode_config_reaches_the_search(monkeypatch, sample):
+    import attnkit.decode.seq2seq as seq2seq
+    import attnkit.decode.speech as speech
+
+    calls: list[dict] = []
+
+    def spy(model, src, mask, **kw):
+        calls.append(kw)
+        return [[] for _ in range(src.shape[0])]
+
+    for mod in (seq2seq, speech):
+        monkeypatch.setattr(mod, "beam_search", spy)
+        monkeypatch.setattr(mod, "sample_search", spy)
+    cfg = DecodeConfig(
+        sample=sample, beam_size=3, length_penalty=0.7, no_repeat_ngram=2, temperature=0.8, top_k=5,
+        top_p=0.9, seed=11, max_len_a=1.0, max_len_b=2,
+    )  # fmt: skip
+    transduce(Copier(), TOK, ["abc"], cfg, DataConfig())
+    speech.transcribe(FrameCopier(1), TOK.tgt, [_frames("abc", 1)], cfg)
+    common = {"bos_id": TOK.bos_id, "eos_id": TOK.eos_id, "max_len": 6}  # 1.0 * 4 + 2, 1.0 * 3 + 2
+    if sample:
+        gen = calls[0].pop("generator")
+        assert gen.initial_seed() == 11
+        assert calls[0] == {"temperature": 0.8, "top_k": 5, "top_p": 0.9, **common}
+        assert calls[1] == {"temperature": 0.8, "top_k": 5, "top_p": 0.9, **common, "max_len": 5}
+    else:
+        assert calls[0] == {"beam_size": 3, "length_penalty": 0.7, "no_repeat_ngram": 2, **common}
+        assert calls[1] == {"beam_size": 3, "length_penalty": 0.7, **common, "max_len": 5}
+
+
+def test_a_zero_length_cap_still_allows_the_end_token():
+    cfg = _cfg(max_len_a=0.0, max_len_b=0)
+    assert transduce(Copier(), TOK, ["abc"], cfg, DataConfig()) == [""]
+    from attnkit.decode.speech import transcribe
+
+    assert transcribe(FrameCopier(1), TOK.tgt, [_frames("abc", 1)], cfg) == [""]
 
 
 def test_long_sources_keep_their_first_max_src_len_minus_one_tokens(caplog):
@@ -80,7 +123,9 @@ def test_long_sources_keep_their_first_max_src_len_minus_one_tokens(caplog):
     with caplog.at_level(logging.WARNING):
         out = transduce(Copier(), TOK, ["abcdefgh", "abc", "abcd"], _cfg(), data)
     assert out == ["abc", "abc", "abc"]
-    assert "2 of 3 inputs were longer than data.max_src_len=4 tokens" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        "2 of 3 inputs were longer than data.max_src_len=4 tokens and were truncated"
+    ]
     ids = encode_sources(TOK, ["abcdefgh", "ab"], data)
     assert ids == [[*TOK.src.encode("abc"), TOK.eos_id], [*TOK.src.encode("ab"), TOK.eos_id]]
 
@@ -128,6 +173,14 @@ def _frames(text: str, subsample: int) -> torch.Tensor:
     return torch.stack([ids, torch.zeros_like(ids)], dim=1)  # (T, 2)
 
 
+def test_transcribe_caps_by_the_subsampled_width_rounded_up():
+    from attnkit.decode.speech import transcribe
+
+    # 5 frames at subsample 2 are 3 encoder frames (ceil), so the cap is 3 + 1 = 4 tokens.
+    frames = _frames("abcde", 1)
+    assert transcribe(FrameCopier(2), TOK.tgt, [frames], _cfg(max_len_a=1.0, max_len_b=1)) == ["ace"]
+
+
 @pytest.mark.parametrize("subsample", [1, 2])
 def test_transcribe_decodes_every_recording_in_order_with_the_cap(subsample):
     from attnkit.decode.speech import transcribe
@@ -152,6 +205,8 @@ def test_transcribe_with_the_pooled_baseline_picks_a_label_per_recording():
     with torch.no_grad():  # class "high" scores the mean of feature 0; "low" its negation
         model.head.weight.zero_()
         model.head.weight[1, 0], model.head.weight[0, 0] = 1.0, -1.0
-        model.head.bias.zero_()
-    frames = [torch.full((5, 2), v) for v in (3.0, -2.0, 0.5)]
-    assert transcribe(model, TOK.tgt, frames, _cfg(), batch_size=2) == ["high", "low", "high"]
+        model.head.bias[1], model.head.bias[0] = -1.0, 1.0  # "high" when the mean is above 1
+    # Different lengths in one batch: the padded frames must not count in the mean (1.5 over
+    # 2 frames is "high"; over the batch's 6 it would be 0.5, "low").
+    frames = [torch.full((n, 2), v) for n, v in ((2, 1.5), (6, -2.0), (4, 3.0))]
+    assert transcribe(model, TOK.tgt, frames, _cfg(), batch_size=3) == ["high", "low", "high"]
