@@ -73,11 +73,27 @@ def test_prompt_overflow_truncates_with_warning_or_errors(caplog):
     prompt = torch.arange(40)[None]
     with caplog.at_level(logging.WARNING):
         kept = fit_prompt(prompt, 32, "truncate")
-    assert kept.tolist() == [list(range(9, 40))] and "truncated to its last 31" in caplog.text
-    with pytest.raises(ValueError, match="prompt of 40 tokens does not fit the model's context of 32"):
+    assert kept.tolist() == [list(range(9, 40))]
+    assert [r.getMessage() for r in caplog.records] == [
+        "prompt of 40 tokens truncated to its last 31 to fit the context of 32"
+    ]
+    with pytest.raises(ValueError) as err:
         fit_prompt(prompt, 32, "error")
+    assert str(err.value) == (
+        "prompt of 40 tokens does not fit the model's context of 32 (one position must stay free "
+        "to generate); shorten the prompt or set decode.prompt_overflow=truncate"
+    )
     assert fit_prompt(prompt, None, "error") is prompt
     assert fit_prompt(prompt[:, :31], 32, "error").shape == (1, 31)
+    # A prompt exactly as long as the context leaves no position to generate into.
+    assert fit_prompt(prompt[:, :32], 32, "truncate").tolist() == [list(range(1, 32))]
+
+
+def test_greedy_generate_fills_the_context_exactly_and_no_further(lm):
+    prompt = torch.randint(4, 20, (1, 22))
+    assert greedy_generate(lm, prompt, 10).shape == (1, 32)  # 22 + 10 = max_seq_len
+    with pytest.raises(ValueError, match="= 33 exceeds the model's max_seq_len=32"):
+        greedy_generate(lm, prompt, 11)
 
 
 def test_generation_past_the_context_slides_the_window(lm):
