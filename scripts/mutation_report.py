@@ -64,7 +64,9 @@ def collect(root: Path, module: str | None) -> dict[str, dict[str, list[str]]]:
             continue
         by: dict[str, list[str]] = collections.defaultdict(list)
         for name, code in codes.items():
-            by["equivalent" if name in equivalent else classify(code)].append(name)
+            status = classify(code)
+            # Only a survivor can be equivalent; a listed mutant that a test kills counts as killed.
+            by["equivalent" if status == "survived" and name in equivalent else status].append(name)
         out[src] = by
     return out
 
