@@ -141,3 +141,22 @@ def test_schedule_hand_values():
     assert [lr_at(s, warm) for s in range(5)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
     noam = TrainConfig(lr=1.0, warmup_steps=0, schedule="inverse_sqrt")
     assert [lr_at(s, noam) for s in (0, 3, 15)] == pytest.approx([1.0, 0.5, 0.25])
+
+
+def test_resume_restores_step_weights_optimizer_and_the_best_score(tmp_path):
+    trainer, _, _ = _trainer(tmp_path, max_steps=4, eval_every=1, log_every=1, grad_clip=None)
+    trainer.fit(until_step=3)
+    evals = [r["loss"] for r in trainer.history if r["kind"] == "eval"]
+    again, _, _ = _trainer(tmp_path, max_steps=4, eval_every=1, log_every=1, grad_clip=None)
+    again.resume()
+    assert again.step == 3 and again.best == min(evals)
+    assert torch.equal(again.model.weight, trainer.model.weight)
+    exp_avg = lambda t: t.optimizer.state[t.model.weight]["exp_avg"]  # noqa: E731
+    assert torch.equal(exp_avg(again), exp_avg(trainer))
+    # Without a best/ checkpoint any first evaluation is the best so far.
+    import shutil
+
+    shutil.rmtree(tmp_path / "run" / "best")
+    fresh, _, _ = _trainer(tmp_path, max_steps=4, eval_every=1)
+    fresh.resume()
+    assert fresh.best == math.inf and fresh.step == 3
