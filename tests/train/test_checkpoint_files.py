@@ -1,0 +1,110 @@
+"""Checkpoint files on their own: optimizer state of any shape, where a checkpoint is found,
+what is optional, and the exact refusals. Built on tiny objects so each rule is checked directly.
+Written for `make mutate MODULE=attnkit/train/checkpoint.py` (docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from attnkit.config import RunConfig
+from attnkit.text import CharTokenizer
+from attnkit.train import checkpoint as ckpt
+
+
+class Tallying(torch.optim.Optimizer):
+    """An optimizer whose state holds plain numbers and tensors, with dotted names."""
+
+    def __init__(self, params) -> None:
+        super().__init__(params, {"lr": 0.1})
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state[p]
+                st["calls"] = st.get("calls", 0) + 1
+                st["scale.last"] = 0.5 * st["calls"]
+                st["trace.sum"] = st.get("trace.sum", torch.zeros_like(p)) + p.detach()
+
+
+def _save(tmp_path, name="ck", **kw):
+    model = nn.Linear(2, 2)
+    return ckpt.save_checkpoint(
+        tmp_path / name, model=model, cfg=RunConfig(), tokenizer=CharTokenizer.train("ab"), **kw
+    ), model
+
+
+def test_optimizer_state_round_trips_numbers_tensors_and_dotted_names(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    opt = Tallying(model.parameters())
+    opt.step()
+    opt.step()
+    d = tmp_path / "opt"
+    d.mkdir()
+    ckpt._optimizer_to_files(opt, d)
+    again = Tallying(model.parameters())
+    ckpt._optimizer_from_files(again, d)
+    for p in model.parameters():
+        a, b = opt.state[p], again.state[p]
+        assert set(b) == {"calls", "scale.last", "trace.sum"}
+        assert b["calls"] == a["calls"] == 2 and b["scale.last"] == a["scale.last"] == 1.0
+        assert torch.equal(b["trace.sum"], a["trace.sum"])
+    assert again.param_groups[0]["lr"] == 0.1
+
+
+def test_a_checkpoint_is_found_at_its_path_its_old_twin_or_a_run_directory(tmp_path):
+    path, _ = _save(tmp_path)
+    assert ckpt.resolve_checkpoint(path) == path
+    os.replace(path, tmp_path / "ck.old")  # a crash between the two renames of a save
+    assert ckpt.resolve_checkpoint(path) == tmp_path / "ck.old"
+    run = tmp_path / "run"
+    run.mkdir()
+    os.replace(tmp_path / "ck.old", run / "last")
+    assert ckpt.resolve_checkpoint(run) == run / "last"
+    with pytest.raises(FileNotFoundError, match=f"no checkpoint at {tmp_path / 'nowhere'}: expected"):
+        ckpt.resolve_checkpoint(tmp_path / "nowhere")
+
+
+def test_rng_state_is_optional(tmp_path):
+    path, _ = _save(tmp_path)
+    assert ckpt.load_rng(path) == {}
+    state = {"torch": torch.get_rng_state()}
+    path, _ = _save(tmp_path, "with_rng", rng=state)
+    assert torch.equal(ckpt.load_rng(path)["torch"], state["torch"])
+
+
+def test_a_swapped_tokenizer_is_refused_with_the_whole_story(tmp_path):
+    path, _ = _save(tmp_path)
+    manifest = ckpt.read_manifest(path)
+    cfg = RunConfig()
+    cfg.model.vocab_size = 7
+    CharTokenizer.train("abc").save(path / "tokenizer.json")
+    with pytest.raises(ValueError) as err:
+        ckpt.load_tokenizer_checked(path, manifest, cfg)
+    assert str(err.value) == (
+        f"{path}: tokenizer.json does not match this checkpoint (vocab 7, model vocab 7); it was "
+        "replaced or edited. Restore the tokenizer saved with the model"
+    )
+
+
+def test_manifest_records_what_loading_checks(tmp_path):
+    tok = CharTokenizer.train("ab")
+    path, model = _save(tmp_path, step=12, metrics={"loss": 1.5}, schedule_steps=40)
+    m = ckpt.read_manifest(path)
+    assert m == {
+        "format": 1,
+        "step": 12,
+        "metrics": {"loss": 1.5},
+        "schedule_steps": 40,
+        "model_class": "Linear",
+        "vocab_size": tok.vocab_size,
+        "tokenizer_sha256": tok.fingerprint(),
+    }
+    assert "schedule_steps" not in ckpt.read_manifest(_save(tmp_path, "plain")[0])
+    other = nn.Linear(2, 2)
+    ckpt.load_weights(other, path)
+    assert torch.equal(other.weight, model.weight)
