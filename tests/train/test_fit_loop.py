@@ -1,0 +1,133 @@
+"""The trainer's loop on the least-squares task: when it logs, evaluates, saves, stops early or
+on time, what it records, and the small helpers around it. Each run takes a fraction of a
+second, so these checks are cheap enough for every mutant of the loop
+(`make mutate MODULE=attnkit/train`, docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import warnings
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from attnkit.config import TrainConfig
+from attnkit.train import trainer as trainer_mod
+from attnkit.train.checkpoint import read_manifest
+from attnkit.train.trainer import autocast_for
+from tests.train.test_train_step import _trainer
+
+TRAIN_KEYS = {"kind", "step", "loss", "lr", "tokens_per_s", "elapsed_s"}
+
+
+def _rows(tmp_path):
+    return [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_logs_evaluations_and_checkpoints_follow_their_intervals(tmp_path):
+    trainer, task, _ = _trainer(tmp_path, max_steps=5, log_every=2, eval_every=2, grad_clip=None)
+    last = trainer.fit()
+    rows = _rows(tmp_path)
+    train = [r for r in rows if r["kind"] == "train"]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    assert [r["step"] for r in train] == [2, 4, 5]  # every 2 steps, and the last one
+    assert [r["step"] for r in evals] == [2, 4, 5]
+    assert all(set(r) == TRAIN_KEYS for r in train) and all(r["tokens_per_s"] > 0 for r in train)
+    assert rows == trainer.history
+    assert last == {k: v for k, v in evals[-1].items() if k not in ("kind", "step", "elapsed_s")}
+    assert read_manifest(tmp_path / "run" / "last")["step"] == 5
+    best = min(evals, key=lambda r: r["loss"])
+    assert read_manifest(tmp_path / "run" / "best")["step"] == best["step"]
+    assert read_manifest(tmp_path / "run" / "best")["metrics"]["loss"] == best["loss"]
+    assert (tmp_path / "run" / "config.yaml").is_file()
+    assert (tmp_path / "run" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(task.drawn) == 5  # one batch a step
+
+
+def test_the_logged_loss_is_the_step_loss(tmp_path):
+    trainer, task, seen = _trainer(tmp_path, max_steps=2, log_every=1, eval_every=100, grad_clip=None)
+    trainer.fit()
+    train = [r for r in _rows(tmp_path) if r["kind"] == "train"]
+    for row, batch, rec in zip(train, task.drawn, seen, strict=True):
+        want = float(((batch["x"] @ rec["w"] - batch["y"]) ** 2).mean())
+        assert row["loss"] == pytest.approx(want, rel=1e-5)
+        assert row["lr"] == rec["lr"][0]
+
+
+def test_early_stopping_counts_evaluations_without_improvement(tmp_path):
+    # lr 0: the first evaluation is the best and no later one beats it (equal is not better).
+    trainer, _, _ = _trainer(
+        tmp_path, lr=0.0, min_lr=0.0, max_steps=10, eval_every=1, early_stopping=2, log_every=1
+    )
+    trainer.fit()
+    assert trainer.step == 3 and trainer.bad_evals == 2
+    assert read_manifest(tmp_path / "run" / "best")["step"] == 1
+
+
+def test_until_step_stops_early_and_a_spent_budget_stops_at_once(tmp_path, monkeypatch):
+    trainer, _, _ = _trainer(tmp_path, max_steps=6, eval_every=100)
+    trainer.fit(until_step=2)
+    assert trainer.step == 2 and read_manifest(tmp_path / "run" / "last")["step"] == 2
+    ticks = itertools.count()
+    # A minute per reading of the trainer's clock (only the trainer's: plotting reads it too).
+    monkeypatch.setattr(trainer_mod, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * 60.0))
+    late, _, _ = _trainer(tmp_path / "late", max_steps=6, eval_every=100, max_minutes=0.5)
+    late.fit()
+    assert late.step == 1 and [r["step"] for r in late.history if r["kind"] == "eval"] == [1]
+
+
+def test_select_by_names_the_metrics_there_are(tmp_path):
+    trainer, _, _ = _trainer(tmp_path, select_by="accuracy")
+    with pytest.raises(ValueError) as err:
+        trainer._score({"loss": 1.0, "ppl": 2.7, "unit": "token"})
+    assert str(err.value) == (
+        "train.select_by='accuracy' is not a validation metric of this task; it has loss, ppl"
+    )
+    assert trainer._score({"loss": 1.0, "accuracy": 0.25}) == -0.25
+    plain, _, _ = _trainer(tmp_path / "plain")
+    assert plain._score({"loss": 0.75, "accuracy": 0.25}) == 0.75
+
+
+def test_evaluate_asks_the_task_with_the_configured_sizes(tmp_path, monkeypatch):
+    trainer, task, _ = _trainer(tmp_path, batch_size=6, eval_batches=3)
+    calls = []
+    monkeypatch.setattr(task, "evaluate", lambda model, split, bs, n: calls.append((split, bs, n)) or {})
+    trainer.evaluate("test")
+    assert calls == [("test", 6, 3)]
+
+
+def test_a_new_trainer_starts_clean_and_seeded(tmp_path):
+    a, _, _ = _trainer(tmp_path, seed=5, threads=1)
+    b, _, _ = _trainer(tmp_path / "b", seed=5)
+    assert (a.step, a.best, a.bad_evals, a.schedule_steps) == (0, math.inf, 0, None)
+    assert torch.get_num_threads() == 1
+    assert torch.equal(torch.rand(3, generator=a.gen), torch.rand(3, generator=b.gen))
+    assert set(a._rng_state()) == {"torch", "data"}
+    assert torch.equal(a._rng_state()["data"], a.gen.get_state())
+
+
+def test_train_step_puts_the_model_in_training_mode(tmp_path, monkeypatch):
+    trainer, task, _ = _trainer(tmp_path)
+    modes = []
+    real = task.loss
+    monkeypatch.setattr(task, "loss", lambda m, b, ls=0.0: modes.append(m.training) or real(m, b, ls))
+    trainer.model.eval()
+    trainer.train_step(trainer.model)
+    assert modes == [True]
+
+
+def test_autocast_is_bf16_when_asked_and_off_by_default_on_the_cpu():
+    cpu = torch.device("cpu")
+    ctx = autocast_for(TrainConfig(precision="bf16"), cpu)
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16 and ctx.device == "cpu"
+    for precision in ("auto", "fp32"):
+        assert isinstance(autocast_for(TrainConfig(precision=precision), cpu), contextlib.nullcontext)
+    with warnings.catch_warnings():  # no CUDA here: torch warns that the context is disabled
+        warnings.simplefilter("ignore")
+        cuda = autocast_for(TrainConfig(precision="auto"), torch.device("cuda"))
+    assert isinstance(cuda, torch.autocast) and cuda.fast_dtype == torch.bfloat16
