@@ -108,3 +108,33 @@ def test_manifest_records_what_loading_checks(tmp_path):
     other = nn.Linear(2, 2)
     ckpt.load_weights(other, path)
     assert torch.equal(other.weight, model.weight)
+
+
+def test_weights_that_do_not_fit_are_refused_naming_at_most_five_keys(tmp_path):
+    path, _ = _save(tmp_path)  # nn.Linear(2, 2): weight, bias
+    wide = nn.Sequential(*[nn.Linear(2, 2) for _ in range(4)])
+    with pytest.raises(ValueError) as err:
+        ckpt.load_weights(wide, path)
+    assert str(err.value) == (
+        f"{path / 'model.safetensors'} does not fit Sequential built from config.yaml: missing "
+        "['0.bias', '0.weight', '1.bias', '1.weight', '2.bias'], unexpected ['bias', 'weight']"
+    )
+    extra = nn.Linear(2, 2)
+    extra.register_parameter("gate", nn.Parameter(torch.zeros(1)))  # missing only, none unexpected
+    with pytest.raises(ValueError, match=r"does not fit Linear built from config.yaml: missing \['gate'\], "):
+        ckpt.load_weights(extra, path)
+    (path / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        ckpt.load_weights(nn.Linear(2, 2), path)
+    assert str(err.value) == f"{path / 'model.safetensors'} is missing"
+
+
+def test_manifests_that_cannot_be_read_or_are_another_format_are_refused(tmp_path):
+    path, _ = _save(tmp_path)
+    (path / "manifest.json").write_text('{"format": 2}', encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        ckpt.read_manifest(path)
+    assert str(err.value) == f"{path}: checkpoint format 2, this attnkit reads 1"
+    (path / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{path}/manifest.json is unreadable: Expecting"):
+        ckpt.read_manifest(path)
