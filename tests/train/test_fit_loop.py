@@ -131,3 +131,25 @@ def test_autocast_is_bf16_when_asked_and_off_by_default_on_the_cpu():
         warnings.simplefilter("ignore")
         cuda = autocast_for(TrainConfig(precision="auto"), torch.device("cuda"))
     assert isinstance(cuda, torch.autocast) and cuda.fast_dtype == torch.bfloat16
+
+
+def test_fit_creates_nested_run_directories_and_compiles_when_asked(tmp_path, monkeypatch):
+    compiled = []
+
+    def fake_compile(model):
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    trainer, _, _ = _trainer(tmp_path / "a" / "b", max_steps=2, eval_every=100, compile=True)
+    trainer.fit()
+    assert compiled == [trainer.model]
+    assert read_manifest(tmp_path / "a" / "b" / "run" / "last")["step"] == 2
+
+
+def test_evaluate_defaults_to_valid_and_at_least_one_row(tmp_path, monkeypatch):
+    trainer, task, _ = _trainer(tmp_path, batch_size=1, eval_batches=None)
+    calls = []
+    monkeypatch.setattr(task, "evaluate", lambda model, split, bs, n: calls.append((split, bs, n)) or {})
+    trainer.evaluate()
+    assert calls == [("valid", 1, None)]
