@@ -153,3 +153,37 @@ def test_evaluate_defaults_to_valid_and_at_least_one_row(tmp_path, monkeypatch):
     monkeypatch.setattr(task, "evaluate", lambda model, split, bs, n: calls.append((split, bs, n)) or {})
     trainer.evaluate()
     assert calls == [("valid", 1, None)]
+
+
+def test_the_reported_rate_is_tokens_over_the_time_since_the_last_report(tmp_path):
+    trainer, _, _ = _trainer(tmp_path, batch_size=4, max_steps=5, log_every=2, eval_every=100)
+    trainer.fit()
+    train = [r for r in trainer.history if r["kind"] == "train"]
+    steps_before = [0] + [r["step"] for r in train[:-1]]
+    times_before = [0.0] + [r["elapsed_s"] for r in train[:-1]]
+    for row, s0, t0 in zip(train, steps_before, times_before, strict=True):
+        tokens = 4 * (row["step"] - s0)  # 4 rows a step
+        assert row["tokens_per_s"] * (row["elapsed_s"] - t0) == pytest.approx(tokens, rel=1e-6)
+
+
+def test_a_budget_spent_exactly_stops_and_a_finished_run_returns_no_evaluation(tmp_path, monkeypatch):
+    ticks = itertools.count()
+    monkeypatch.setattr(trainer_mod, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * 60.0))
+    trainer, _, _ = _trainer(tmp_path, max_steps=6, eval_every=100, max_minutes=1.0)
+    trainer.fit()
+    assert trainer.step == 1  # one step took the clock's one minute: nothing is left
+    done, _, _ = _trainer(tmp_path / "done", max_steps=2, eval_every=100)
+    done.fit(until_step=9)  # until_step past max_steps: max_steps wins
+    assert done.step == 2
+    assert done.fit() == {}  # nothing left to train: no evaluation to return
+
+
+def test_the_progress_bar_counts_steps(tmp_path, capsys):
+    trainer, _, _ = _trainer(tmp_path, max_steps=3, eval_every=100, progress=True)
+    trainer.fit()
+    err = capsys.readouterr().err
+    assert "3/3" in err and ("step/s" in err or "s/step" in err)
+    assert "4/3" not in err and "6/3" not in err
+    quiet, _, _ = _trainer(tmp_path / "quiet", max_steps=3, eval_every=100, progress=False)
+    quiet.fit()
+    assert "3/3" not in capsys.readouterr().err
