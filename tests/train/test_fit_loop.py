@@ -181,9 +181,33 @@ def test_a_budget_spent_exactly_stops_and_a_finished_run_returns_no_evaluation(t
 def test_the_progress_bar_counts_steps(tmp_path, capsys):
     trainer, _, _ = _trainer(tmp_path, max_steps=3, eval_every=100, progress=True)
     trainer.fit()
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "3/3" in err and ("step/s" in err or "s/step" in err)
+    assert "loss=" in err and "lr=" in err and "tok_s=" in err
+    loss = trainer.history[-1]["loss"]
+    assert f"step 3: valid loss {loss:.4f} (ppl {math.exp(loss):.2f} per token)" in captured.out
     assert "4/3" not in err and "6/3" not in err
     quiet, _, _ = _trainer(tmp_path / "quiet", max_steps=3, eval_every=100, progress=False)
     quiet.fit()
     assert "3/3" not in capsys.readouterr().err
+
+
+def test_stopping_early_or_on_time_still_returns_the_last_evaluation(tmp_path, monkeypatch):
+    early, _, _ = _trainer(tmp_path, lr=0.0, min_lr=0.0, max_steps=10, eval_every=1, early_stopping=1)
+    out = early.fit()
+    last = {k: v for k, v in early.history[-1].items() if k not in ("kind", "step", "elapsed_s")}
+    assert early.step == 2 and out == last
+    ticks = itertools.count()
+    monkeypatch.setattr(trainer_mod, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * 60.0))
+    late, _, _ = _trainer(tmp_path / "late", max_steps=6, eval_every=100, max_minutes=1.0)
+    assert "loss" in late.fit()
+
+
+def test_one_evaluation_is_not_averaged(tmp_path):
+    trainer, _, _ = _trainer(tmp_path, max_steps=2, eval_every=100, average_last=2)
+    trainer.fit()
+    assert len(trainer.recent_states) == 1 and not (tmp_path / "run" / "averaged").exists()
+    two, _, _ = _trainer(tmp_path / "two", max_steps=2, eval_every=1, average_last=2)
+    two.fit()
+    assert (tmp_path / "two" / "run" / "averaged" / "manifest.json").is_file()
