@@ -211,3 +211,23 @@ def test_one_evaluation_is_not_averaged(tmp_path):
     two, _, _ = _trainer(tmp_path / "two", max_steps=2, eval_every=1, average_last=2)
     two.fit()
     assert (tmp_path / "two" / "run" / "averaged" / "manifest.json").is_file()
+
+
+def test_fit_schedule_by_hand(tmp_path):
+    # 20 s for the first step, evaluation included, of a 1-minute budget: 40 s left, 20 s a
+    # step, 2% kept back: int(0.98 * 40 / 20) = 1 more step, so the schedule ends at step 2.
+    trainer, _, _ = _trainer(tmp_path, max_steps=100, max_minutes=1.0, fit_schedule_to_budget=True)
+    trainer.step = 1
+    assert trainer._fit_schedule(20.0, 1) is True and trainer.schedule_steps == 2
+    assert trainer._fit_schedule(1.0, 1) is False and trainer.schedule_steps == 2  # fitted once
+    # Two steps in 20 s: 10 s a step, int(0.98 * 40 / 10) = 3 more.
+    again, _, _ = _trainer(tmp_path / "b", max_steps=100, max_minutes=1.0, fit_schedule_to_budget=True)
+    again.step = 2
+    assert again._fit_schedule(20.0, 2) is True and again.schedule_steps == 5
+    # A budget that holds every step fits nothing shorter.
+    roomy, _, _ = _trainer(tmp_path / "c", max_steps=3, max_minutes=1.0, fit_schedule_to_budget=True)
+    roomy.step = 1
+    assert roomy._fit_schedule(1.0, 1) is False and roomy.schedule_steps == 3
+    for off in ({"fit_schedule_to_budget": False, "max_minutes": 1.0}, {"fit_schedule_to_budget": True}):
+        t, _, _ = _trainer(tmp_path / str(len(off)), max_steps=100, **off)
+        assert t._fit_schedule(20.0, 1) is False and t.schedule_steps is None
