@@ -39,6 +39,9 @@ def test_logs_evaluations_and_checkpoints_follow_their_intervals(tmp_path):
     assert [r["step"] for r in evals] == [2, 4, 5]
     assert all(set(r) == TRAIN_KEYS for r in train) and all(r["tokens_per_s"] > 0 for r in train)
     assert rows == trainer.history
+    for tr, ev in zip(train, evals, strict=True):  # each evaluation comes right after its step's log
+        assert set(ev) == {"kind", "step", "elapsed_s", "loss", "ppl"}
+        assert 0 <= ev["elapsed_s"] - tr["elapsed_s"] < 5.0
     assert last == {k: v for k, v in evals[-1].items() if k not in ("kind", "step", "elapsed_s")}
     assert read_manifest(tmp_path / "run" / "last")["step"] == 5
     best = min(evals, key=lambda r: r["loss"])
