@@ -138,3 +138,28 @@ def test_manifests_that_cannot_be_read_or_are_another_format_are_refused(tmp_pat
     (path / "manifest.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match=rf"^{path}/manifest.json is unreadable: Expecting"):
         ckpt.read_manifest(path)
+
+
+def test_saving_over_a_checkpoint_swaps_it_whole_and_a_crash_keeps_the_old_one(tmp_path, monkeypatch):
+    first, _ = _save(tmp_path / "a" / "b", step=1)  # parents are created
+    assert ckpt.read_manifest(_save(tmp_path, "zero")[0])["step"] == 0  # the default step
+    stale = first.with_name(f".{first.name}.tmp-{os.getpid()}")
+    stale.mkdir()
+    (stale / "junk").write_text("left by a killed save")
+    _save(tmp_path / "a" / "b", step=2)
+    assert ckpt.read_manifest(first)["step"] == 2
+    assert sorted(p.name for p in first.parent.iterdir()) == ["ck"]  # no .old, no temporary
+    real = os.replace
+
+    def crash_before_the_new_one_lands(src, dst):  # after the old one moved to ck.old
+        if str(dst) == str(first) and ".tmp-" in str(src):
+            raise OSError("power cut")
+        real(src, dst)
+
+    monkeypatch.setattr(ckpt.os, "replace", crash_before_the_new_one_lands)
+    with pytest.raises(OSError, match="power cut"):
+        _save(tmp_path / "a" / "b", step=3)
+    monkeypatch.setattr(ckpt.os, "replace", real)
+    assert not first.exists()
+    found = ckpt.resolve_checkpoint(first)
+    assert found.name == "ck.old" and ckpt.read_manifest(found)["step"] == 2
