@@ -139,6 +139,9 @@ def test_schedule_hand_values():
     assert [lr_at(s, cos, total=4) for s in (0, 2, 4)] == pytest.approx([1.0, 0.5, 0.0])
     warm = TrainConfig(lr=1.0, min_lr=0.0, warmup_steps=4, max_steps=8, schedule="cosine")
     assert [lr_at(s, warm) for s in range(5)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    # One step after warmup: the cosine spans that single step and ends at min_lr after it.
+    short = TrainConfig(lr=1.0, min_lr=0.1, warmup_steps=2, max_steps=3, schedule="cosine")
+    assert [lr_at(s, short) for s in (2, 3)] == pytest.approx([1.0, 0.1])
     noam = TrainConfig(lr=1.0, warmup_steps=0, schedule="inverse_sqrt")
     assert [lr_at(s, noam) for s in (0, 3, 15)] == pytest.approx([1.0, 0.5, 0.25])
 
