@@ -241,3 +241,24 @@ def test_fit_schedule_by_hand(tmp_path):
     for off in ({"fit_schedule_to_budget": False, "max_minutes": 1.0}, {"fit_schedule_to_budget": True}):
         t, _, _ = _trainer(tmp_path / str(len(off)), max_steps=100, **off)
         assert t._fit_schedule(20.0, 1) is False and t.schedule_steps is None
+
+
+def test_label_smoothing_reaches_the_loss_and_a_non_finite_loss_stops_in_full(tmp_path, monkeypatch):
+    trainer, task, _ = _trainer(tmp_path, label_smoothing=0.1, max_steps=4, eval_every=1)
+    seen = []
+    real = task.loss
+
+    def spy(model, batch, label_smoothing=0.0):
+        seen.append(label_smoothing)
+        loss, n = real(model, batch, label_smoothing)
+        return (loss * float("inf") if len(seen) == 3 else loss), n
+
+    monkeypatch.setattr(task, "loss", spy)
+    with pytest.raises(trainer_mod.TrainingError) as err:
+        trainer.fit()
+    assert seen == [0.1, 0.1, 0.1]
+    assert str(err.value) == (
+        f"loss is inf at step 3; training stopped. The last good checkpoint is {tmp_path / 'run' / 'last'}. "
+        "Lower train.lr, keep train.grad_clip on, or use precision=fp32"
+    )
+    assert read_manifest(tmp_path / "run" / "last")["step"] == 2
