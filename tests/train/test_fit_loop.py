@@ -262,3 +262,15 @@ def test_label_smoothing_reaches_the_loss_and_a_non_finite_loss_stops_in_full(tm
         "Lower train.lr, keep train.grad_clip on, or use precision=fp32"
     )
     assert read_manifest(tmp_path / "run" / "last")["step"] == 2
+
+
+def test_a_resumed_run_measures_its_pace_from_the_steps_it_ran(tmp_path, monkeypatch):
+    first, _, _ = _trainer(tmp_path, max_steps=10, eval_every=2)
+    first.fit(until_step=2)
+    budget = dict(max_minutes=100.0, fit_schedule_to_budget=True)
+    again, _, _ = _trainer(tmp_path, max_steps=10, eval_every=3, **budget)
+    again.resume()
+    calls = []
+    monkeypatch.setattr(again, "_fit_schedule", lambda elapsed, steps: calls.append(steps) or False)
+    again.fit(until_step=4)
+    assert calls[0] == 1  # resumed at step 2, first evaluation at step 3: one step ran

@@ -127,6 +127,7 @@ def test_adamw_gets_the_configured_hyper_parameters(tmp_path):
         (3e-4, (0.8, 0.95), 0.2),
         (3e-4, (0.8, 0.95), 0.0),
     ]
+    assert opt.param_groups[0]["fused"] is False  # the fused kernel is for CUDA
     decay, no_decay = param_groups(model, 0.2)
     assert [tuple(p.shape) for p in decay["params"]] == [(4, 3)]
     assert [tuple(p.shape) for p in no_decay["params"]] == [(4,), (4,)]  # linear bias, norm bias
