@@ -210,3 +210,13 @@ def test_transcribe_with_the_pooled_baseline_picks_a_label_per_recording():
     # 2 frames is "high"; over the batch's 6 it would be 0.5, "low").
     frames = [torch.full((n, 2), v) for n, v in ((2, 1.5), (6, -2.0), (4, 3.0))]
     assert transcribe(model, TOK.tgt, frames, _cfg(), batch_size=3) == ["high", "low", "high"]
+
+
+def test_transcribe_batches_recordings_of_similar_length_together():
+    from attnkit.decode.speech import transcribe
+
+    # Sorted by length, "a" and "ab" share a batch 2 frames wide (cap int(0.5 * 2 + 1) = 2
+    # tokens: one letter); unsorted, "ab" would share the 8-frame batch of a long recording.
+    frames = [_frames(t, 1) for t in ("abcdefgh", "a", "abcdefgh", "ab")]
+    out = transcribe(FrameCopier(1), TOK.tgt, frames, _cfg(max_len_a=0.5, max_len_b=1), batch_size=2)
+    assert out == ["abcd", "a", "abcd", "a"]
