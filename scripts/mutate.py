@@ -31,7 +31,7 @@ STATS = MUTANTS / "mutmut-stats.json"
 SOURCES_AT_STATS = MUTANTS / "attnkit-sources.sha256"  # what the test-to-function map was built on
 MUTMUT_PIN = "mutmut==3.8.1"
 sys.path.insert(0, str(ROOT / "scripts"))
-from mutation_report import NO_TESTS, SURVIVED, TIMEOUT  # noqa: E402
+from mutation_report import NO_TESTS, SURVIVED, TIMEOUT, equivalent_names  # noqa: E402
 
 
 def mutmut_bin() -> Path:
@@ -71,13 +71,14 @@ def pending(prefix: str, retest: bool) -> tuple[list[str], int]:
     """Mutant names under ``prefix`` still to run, and how many the module has in all."""
     # "no tests" is re-run too: after a new map it may have tests (and costs nothing if not).
     want = {None} | NO_TESTS | ((SURVIVED | TIMEOUT) if retest else set())
+    skip = equivalent_names() if retest else set()  # known equivalents would only survive again
     names, total = [], 0
     for meta in MUTANTS.rglob("*.py.meta"):
         codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
         for name, code in codes.items():
             if name.startswith(prefix):
                 total += 1
-                if code in want:
+                if code in want and not (code in SURVIVED and name in skip):
                     names.append(name)
     return names, total
 
