@@ -163,3 +163,42 @@ def test_saving_over_a_checkpoint_swaps_it_whole_and_a_crash_keeps_the_old_one(t
     assert not first.exists()
     found = ckpt.resolve_checkpoint(first)
     assert found.name == "ck.old" and ckpt.read_manifest(found)["step"] == 2
+
+
+class ScalarsOnly(torch.optim.Optimizer):
+    def __init__(self, params) -> None:
+        super().__init__(params, {"lr": 0.1})
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["calls"] = self.state[p].get("calls", 0) + 1
+
+
+def test_an_optimizer_state_of_plain_numbers_only_round_trips(tmp_path):
+    model = nn.Linear(2, 1)
+    opt = ScalarsOnly(model.parameters())
+    opt.step()
+    ckpt._optimizer_to_files(opt, tmp_path)
+    again = ScalarsOnly(model.parameters())
+    ckpt._optimizer_from_files(again, tmp_path)
+    assert [again.state[p] for p in model.parameters()] == [{"calls": 1}, {"calls": 1}]
+
+
+def test_refusals_name_at_most_five_unexpected_keys_and_say_where_to_look(tmp_path):
+    wide = nn.Sequential(*[nn.Linear(2, 2) for _ in range(4)])
+    tok = CharTokenizer.train("ab")
+    path = ckpt.save_checkpoint(tmp_path / "wide", model=wide, cfg=RunConfig(), tokenizer=tok)
+    with pytest.raises(ValueError) as err:
+        ckpt.load_weights(nn.Linear(2, 2), path)
+    assert str(err.value).endswith(
+        "missing ['bias', 'weight'], unexpected ['0.bias', '0.weight', '1.bias', '1.weight', '2.bias']"
+    )
+    with pytest.raises(FileNotFoundError) as err:
+        ckpt.resolve_checkpoint(tmp_path / "nowhere")
+    assert str(err.value) == (
+        f"no checkpoint at {tmp_path / 'nowhere'}: expected a directory with manifest.json, "
+        "model.safetensors, config.yaml and tokenizer.json (or a run directory containing last/); "
+        "attnkit.load also takes a pretrained name (minilm, smollm2) or an HF-format directory with "
+        "config.json"
+    )
