@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import json
 import math
+import re
 import warnings
 from types import SimpleNamespace
 
@@ -192,9 +193,15 @@ def test_the_progress_bar_counts_steps(tmp_path, capsys):
     captured = capsys.readouterr()
     err = captured.err
     assert "3/3" in err and ("step/s" in err or "s/step" in err)
-    assert "loss=" in err and "lr=" in err and "tok_s=" in err
+    assert re.search(r"loss=\d+\.\d{4}, lr=\d\.\d\de-\d\d, tok_s=[\d,]+\]", err)
     loss = trainer.history[-1]["loss"]
     assert f"step 3: valid loss {loss:.4f} (ppl {math.exp(loss):.2f} per token)" in captured.out
+    # A task that states its unit is quoted with it.
+    worded, task, _ = _trainer(tmp_path / "worded", max_steps=1, eval_every=100)
+    real = task.evaluate
+    task.evaluate = lambda *a: {**real(*a), "unit": "word"}
+    worded.fit()
+    assert "per word)" in capsys.readouterr().out
     assert "4/3" not in err and "6/3" not in err
     quiet, _, _ = _trainer(tmp_path / "quiet", max_steps=3, eval_every=100, progress=False)
     quiet.fit()
@@ -235,6 +242,10 @@ def test_fit_schedule_by_hand(tmp_path):
     again.step = 2
     assert again._fit_schedule(20.0, 2) is True and again.schedule_steps == 5
     # A budget that holds every step fits nothing shorter.
+    # A budget already spent still allows the step after this one.
+    spent, _, _ = _trainer(tmp_path / "d", max_steps=100, max_minutes=1.0, fit_schedule_to_budget=True)
+    spent.step = 1
+    assert spent._fit_schedule(59.9, 1) is True and spent.schedule_steps == 2
     roomy, _, _ = _trainer(tmp_path / "c", max_steps=3, max_minutes=1.0, fit_schedule_to_budget=True)
     roomy.step = 1
     assert roomy._fit_schedule(1.0, 1) is False and roomy.schedule_steps == 3
