@@ -41,6 +41,8 @@ def test_any_chinese_target_tag_uses_the_zh_tokenizer(lang):
     s = translation_scores(["我爱你。"], [["我爱北京。"]], target_lang=lang)
     direct = sacrebleu.BLEU(tokenize="zh").corpus_score(["我爱你。"], [["我爱北京。"]])
     assert s["bleu"] == round(direct.score, 2) and "tok:zh" in s["bleu_signature"]
+    lc = sacrebleu.BLEU(tokenize="zh", lowercase=True).corpus_score(["我爱你。"], [["我爱北京。"]])
+    assert s["bleu_lc_tok"] == round(lc.score, 2) and "tok:zh" in s["bleu_lc_tok_signature"]
 
 
 def test_rouge_is_the_mean_of_per_example_f1_from_rouge_score():
@@ -97,6 +99,8 @@ def test_edit_distance_and_error_rates_by_hand():
     assert error_rate(["a   b"], ["a b"], "char") == 0.0  # whitespace collapsed first
     assert error_rate([""], [""], "word") == 0.0  # no reference words: no division by zero
     assert error_rate(["x"], [""], "word") == 1.0
+    assert error_rate(["a b"], ["a c"]) == 0.5  # words by default
+    assert asr_scores(["x"], ["x"])["accuracy"] == 1.0
     s = asr_scores(["one two", "three"], ["one two", "four"])
     assert (s["accuracy"], s["wer"], s["cer"]) == (0.5, 1 / 3, pytest.approx(5 / 11))
 
@@ -109,3 +113,9 @@ def test_dialogue_scores_use_the_first_reference_and_average_lengths():
         assert s[f"bleu{n}_signature"] == str(direct.get_signature())
     assert s["avg_len"] == 2.5 and s["examples"] == 2
     assert s["distinct1"] == 5 / 5 and s["distinct2"] == 3 / 3
+    # unigrams a a b a: 2 distinct of 4; bigrams (a a) (a b) (b a): 3 of 3.
+    rep = dialogue_scores(["a a b a"], [["a"]])
+    assert (rep["distinct1"], rep["distinct2"]) == (0.5, 1.0)
+    with pytest.raises(ValueError) as err:
+        dialogue_scores([], [])
+    assert str(err.value) == "no responses to score"
