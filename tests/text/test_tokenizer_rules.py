@@ -14,6 +14,7 @@ from attnkit.text import BPETokenizer, CharTokenizer, WordTokenizer, load_tokeni
 from attnkit.text.base import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID
 from attnkit.text.bpe import has_cjk
 from attnkit.text.chat import chat_messages, chatml, format_chat
+from attnkit.text.pair import PairTokenizer
 
 
 def test_the_four_specials_sit_at_ids_0_to_3_in_every_kind():
@@ -133,3 +134,47 @@ def test_chatml_prompt_exactly():
     with pytest.raises(ValueError) as err:
         format_chat("llama", ["Hi"], None)
     assert str(err.value) == "unknown chat format 'llama'; known: ('chatml',)"
+
+
+def test_has_cjk_samples_the_first_texts_and_sums_their_lengths():
+    assert has_cjk(["我"] * 3000) is True  # more texts than the sample: still a plain bool
+    assert not has_cjk(["abc"] * 2000 + ["我" * 100_000])  # the 2001st text is not sampled
+    assert not has_cjk(["abcdefghijklmnopqrst", "我"])  # 1 of 21 characters
+
+
+def test_pair_tokenizer_defaults_and_its_saved_form():
+    src, tgt = CharTokenizer.train("abc"), CharTokenizer.train("xyz")
+    pair = PairTokenizer(src, tgt)
+    assert pair.encode("xy") == tgt.encode("xy")  # no specials unless asked
+    assert pair.encode("xy", add_eos=True) == [*tgt.encode("xy"), EOS_ID]
+    assert pair.decode([BOS_ID, *tgt.encode("xz"), EOS_ID]) == "xz"
+    assert pair.decode([BOS_ID, *tgt.encode("x")], skip_special=False) == "<bos>x"
+    assert pair.to_dict() == {
+        "joint": False,
+        "src": {"kind": "char", "vocab": src.itos},
+        "tgt": {"kind": "char", "vocab": tgt.itos},
+    }
+    assert PairTokenizer(tgt, tgt).to_dict() == {"joint": True, "tgt": {"kind": "char", "vocab": tgt.itos}}
+    bad = {"joint": True, "tgt": {"kind": "morse", "vocab": []}}
+    with pytest.raises(ValueError) as err:
+        PairTokenizer.from_dict(bad)
+    assert str(err.value) == "pair tokenizer: unknown inner tokenizer kind 'morse'"
+    with pytest.raises(ValueError, match="unknown inner tokenizer kind 'pair'"):  # no pairs in pairs
+        PairTokenizer.from_dict({"joint": True, "tgt": {"kind": "pair", **pair.to_dict()}})
+
+
+def test_format_chat_puts_the_system_turn_first():
+    assert format_chat("chatml", ["Hi"], "Be brief.") == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_stream_flush_releases_a_held_partial_character_and_the_stream_goes_on():
+    from attnkit.text.stream import StreamDecoder
+
+    bpe = BPETokenizer.train(["plain ascii text"] * 4, vocab_size=300)
+    ids = bpe.encode("我a")  # three byte tokens for 我, then "a"
+    stream = StreamDecoder(bpe)
+    assert stream.push(ids[0]) == ""  # the first byte of 我 is held back
+    assert stream.flush() == "\ufffd"  # what is left, shown as the replacement character
+    assert stream.push(ids[-1]) == "a"  # and later tokens still stream
