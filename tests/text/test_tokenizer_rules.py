@@ -178,3 +178,46 @@ def test_stream_flush_releases_a_held_partial_character_and_the_stream_goes_on()
     assert stream.push(ids[0]) == ""  # the first byte of 我 is held back
     assert stream.flush() == "\ufffd"  # what is left, shown as the replacement character
     assert stream.push(ids[-1]) == "a"  # and later tokens still stream
+
+
+def test_word_vocabulary_is_by_count_before_spelling():
+    assert WordTokenizer.train("z z z a b b").itos == [*SPECIALS, "z", "b", "a"]
+
+
+def test_bpe_training_settings_reach_the_trainer(monkeypatch):
+    from tokenizers import trainers
+
+    seen = {}
+    real = trainers.BpeTrainer
+
+    def spy(**kw):
+        seen.update(kw)
+        return real(**kw)
+
+    monkeypatch.setattr(trainers, "BpeTrainer", spy)
+    BPETokenizer.train(["ab ab"])
+    assert (seen["vocab_size"], seen["min_frequency"], seen["show_progress"]) == (8000, 2, False)
+    assert seen["special_tokens"] == list(SPECIALS)
+
+
+def test_bpe_merges_words_not_spaces_and_chinese_runs_unless_split():
+    twice = BPETokenizer.train(["ab ab"], vocab_size=300)
+    assert len(twice.encode("ab")) == 1  # a pair seen twice merges at the default min_frequency 2
+    spaced = BPETokenizer.train(["a b"] * 10, vocab_size=300)
+    assert len(spaced.encode("a b")) >= 2  # the GPT-2 split keeps words apart
+    run = BPETokenizer.train(["我们"] * 10, vocab_size=300)
+    split = BPETokenizer.train(["我们"] * 10, vocab_size=300, split_cjk=True)
+    assert len(run.encode("我们")) == 1 and len(split.encode("我们")) == 2
+
+
+def test_build_tokenizer_by_kind():
+    from attnkit.text import build_tokenizer
+
+    assert build_tokenizer("char", "ba").itos == [*SPECIALS, "a", "b"]
+    assert build_tokenizer("word", "x x y", min_freq=2).itos == [*SPECIALS, "x"]
+    bpe = build_tokenizer("bpe", "ab ab\nab ab\n", vocab_size=261)  # 256 bytes + 4 specials + 1 merge
+    assert bpe.vocab_size == 261 and bpe.encode("ab") == [260]
+    assert bpe.decode(bpe.encode("ab ab\n")) == "ab ab\n"
+    with pytest.raises(ValueError) as err:
+        build_tokenizer("morse", "x")
+    assert str(err.value) == "unknown tokenizer 'morse'; choose char, word or bpe"
