@@ -84,9 +84,10 @@ def test_load_errors_name_the_file_and_the_problem(tmp_path):
     with pytest.raises(ValueError) as err:
         load_tokenizer(bad)
     assert str(err.value) == f"{bad}: unknown tokenizer kind 'morse'; known: bpe, char, hf, pair, word"
-    bad.write_text("[1, 2]")
-    with pytest.raises(ValueError, match="unknown tokenizer kind None"):
-        load_tokenizer(bad)
+    for text in ("[1, 2]", '{"vocab": []}'):  # not a dict; a dict without "kind"
+        bad.write_text(text)
+        with pytest.raises(ValueError, match="unknown tokenizer kind None"):
+            load_tokenizer(bad)
     bad.write_bytes(b"\xff\xfe")
     with pytest.raises(ValueError, match=r"bad\.json is not a valid tokenizer JSON file"):
         load_tokenizer(bad)
