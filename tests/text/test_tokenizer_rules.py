@@ -7,6 +7,7 @@ docstrings is checked on an input where breaking it changes the answer.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -222,3 +223,26 @@ def test_build_tokenizer_by_kind():
     with pytest.raises(ValueError) as err:
         build_tokenizer("morse", "x")
     assert str(err.value) == "unknown tokenizer 'morse'; choose char, word or bpe"
+
+
+def test_the_fingerprint_is_the_sha256_of_the_documented_serialisation():
+    import hashlib
+
+    tok = CharTokenizer.train("我a")
+    blob = json.dumps({"vocab": tok.itos}, sort_keys=True, ensure_ascii=False).encode()
+    assert tok.fingerprint() == hashlib.sha256(blob).hexdigest()  # checkpoints store this value
+
+
+def test_save_writes_a_temporary_beside_the_target_then_renames_it(tmp_path, monkeypatch):
+    import attnkit.text.base as base
+
+    moves = []
+    real = base.os.replace
+    monkeypatch.setattr(base.os, "replace", lambda src, dst: moves.append((src, dst)) or real(src, dst))
+    target = tmp_path / "deep" / "er" / "tok.json"
+    CharTokenizer.train("ab").save(target)
+    (src, dst), = moves
+    src = Path(src)
+    assert Path(dst) == target and src.parent == target.parent
+    assert src.name.startswith(".tok.json.") and src.name.endswith(".tmp")
+    assert json.loads(target.read_text(encoding="utf-8"))["kind"] == "char"
