@@ -8,7 +8,7 @@ Score = killed / (killed + survived). Timeouts are listed apart (a timeout is a 
 the mutant really hangs; docs/testing.md says how to check), and mutants named in
 ``EQUIVALENT`` (behaviour cannot change; the reason is in docs/testing.md) are excluded.
 
-    python scripts/mutation_report.py [--module attnkit/decode] [--survivors]
+    python scripts/mutation_report.py [--module attnkit/decode] [--survivors] [--by-module]
 """
 
 from __future__ import annotations
@@ -79,6 +79,18 @@ def score(by: dict[str, list[str]]) -> float | None:
 COLUMNS = ("killed", "survived", "timeout", "no_tests", "equivalent", "not_checked")
 
 
+def by_module(results: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+    """Files grouped by package (``attnkit/decode``); ``attnkit/train`` files stay apart, since
+    only three of its files are in the core."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for src, by in results.items():
+        key = src if src.startswith("attnkit/train/") else src.rsplit("/", 1)[0]
+        group = out.setdefault(key, collections.defaultdict(list))
+        for k, v in by.items():
+            group[k].extend(v)
+    return out
+
+
 def table(results: dict[str, dict[str, list[str]]]) -> str:
     rows = ["| file | score | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     total: dict[str, list[str]] = collections.defaultdict(list)
@@ -99,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=Path("mutants"), help="mutmut's work folder")
     ap.add_argument("--module", help="only files under this path, e.g. attnkit/decode")
     ap.add_argument("--survivors", action="store_true", help="also list surviving and timed-out mutants")
+    ap.add_argument("--by-module", action="store_true", help="one row per package instead of per file")
     args = ap.parse_args(argv)
     if not args.root.is_dir():
         print(f"no mutation results in {args.root}/: run `make mutate MODULE=...` first", file=sys.stderr)
@@ -107,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if not results:
         print(f"no mutants recorded under {args.root}/ for {args.module or 'any module'}", file=sys.stderr)
         return 2
-    print(table(results))
+    print(table(by_module(results) if args.by_module else results))
     if args.survivors:
         for by in results.values():
             for status in ("survived", "timeout"):

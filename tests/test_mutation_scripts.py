@@ -68,6 +68,9 @@ def test_report_classifies_and_scores_each_file(mutants):
     table = report.table(res).splitlines()
     assert table[2] == "| attnkit/decode/search.py | 66.7% | 2 | 1 | 1 | 1 | 1 | 1 |"
     assert table[-1] == "| **all** | 75.0% | 3 | 1 | 1 | 1 | 1 | 1 |"
+    grouped = report.by_module(res)
+    assert list(grouped) == ["attnkit/decode", "attnkit/train/optim.py"]
+    assert report.score(grouped["attnkit/decode"]) == report.score(by)
 
 
 def test_report_without_results_says_what_to_run(tmp_path, capsys):
