@@ -1,0 +1,66 @@
+"""The reference backend's small rules, by hand: causality for two queries, the defaults,
+dropout's rate, and the exact fallback and capture messages (`make mutate`, docs/testing.md)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from attnkit.attention import get_backend, registry
+from attnkit.attention.capture import AttentionCapture
+from attnkit.attention.reference import attention_weights, reference_attention
+
+
+def test_two_causal_queries_by_hand():
+    # T = S = 2, D = 1, q = k = 1: the first query sees only the first key; the second both.
+    q = torch.ones(1, 1, 2, 1, dtype=torch.float64)
+    v = torch.tensor([[[[1.0], [3.0]]]], dtype=torch.float64)
+    out, w = reference_attention(q, q, v, is_causal=True, need_weights=True)
+    assert w.tolist() == [[[[1.0, 0.0], [0.5, 0.5]]]]
+    assert out.tolist() == [[[[1.0], [2.0]]]]
+    assert torch.equal(attention_weights(q, q), torch.full((1, 1, 2, 2), 0.5, dtype=torch.float64))
+
+
+def test_attention_dropout_zeroes_about_p_of_the_probabilities():
+    # q = 0 gives uniform weights 1/S; with V = identity the output is the dropped-out
+    # probabilities themselves: a quarter are 0, the rest (1/S) / 0.75. 65,536 entries: the
+    # standard error of the zero fraction is 0.002.
+    torch.manual_seed(0)
+    s = 64
+    q = torch.zeros(4, 4, s, s)
+    v = torch.eye(s).expand(4, 4, s, s)
+    out, w = reference_attention(q, q, v, dropout_p=0.25, need_weights=True)
+    assert torch.equal(w, torch.full_like(w, 1 / s))  # the returned weights are before dropout
+    assert float((out == 0).double().mean()) == pytest.approx(0.25, abs=0.01)
+    kept = out[out != 0]
+    torch.testing.assert_close(kept, torch.full_like(kept, 1 / s / 0.75))
+
+
+def test_the_fallback_warning_in_full(caplog, monkeypatch):
+    monkeypatch.setattr(registry, "_warned", set())
+    q = torch.randn(1, 2, 4, 8)
+    with caplog.at_level(logging.WARNING, logger="attnkit.attention.registry"):
+        get_backend("sdpa")(q, q, q, need_weights=True)
+    assert [r.getMessage() for r in caplog.records] == [
+        "attention backend 'sdpa' cannot serve need_weights=True; using 'reference' for it"
+    ]
+
+
+def test_stacking_layers_of_different_shapes_says_how_to_choose():
+    cap = AttentionCapture.__new__(AttentionCapture)
+    cap.records = {
+        "dec.0.self_attn": [torch.zeros(1, 2, 3, 3)],
+        "dec.0.cross_attn": [torch.zeros(1, 2, 3, 5)],
+    }
+    with pytest.raises(ValueError) as err:
+        cap.stack("dec")
+    assert str(err.value) == (
+        "captured layers 'dec'...'' have different shapes: {(1, 2, 3, 3), (1, 2, 3, 5)}; "
+        "select self- or cross-attention with suffix="
+    ) or str(err.value) == (
+        "captured layers 'dec'...'' have different shapes: {(1, 2, 3, 5), (1, 2, 3, 3)}; "
+        "select self- or cross-attention with suffix="
+    )
+    assert cap.stack("dec", "cross_attn").shape == (1, 1, 2, 3, 5)
