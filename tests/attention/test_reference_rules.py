@@ -64,3 +64,13 @@ def test_stacking_layers_of_different_shapes_says_how_to_choose():
         "select self- or cross-attention with suffix="
     )
     assert cap.stack("dec", "cross_attn").shape == (1, 1, 2, 3, 5)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_weights_are_normalised_in_float32(dtype):
+    torch.manual_seed(1)
+    q, k = torch.randn(2, 2, 16, 8, dtype=dtype), torch.randn(2, 2, 16, 8, dtype=dtype)
+    scores = torch.matmul(q, k.transpose(-2, -1)) * (1 / 8**0.5)
+    want = torch.softmax(scores.float(), dim=-1).to(dtype)
+    got = attention_weights(q, k)
+    assert got.dtype == dtype and torch.equal(got, want)
