@@ -74,3 +74,23 @@ def test_low_precision_weights_are_normalised_in_float32(dtype):
     want = torch.softmax(scores.float(), dim=-1).to(dtype)
     got = attention_weights(q, k)
     assert got.dtype == dtype and torch.equal(got, want)
+
+
+def test_sdpa_defaults_scale_dropout_and_fully_masked_rows_match_the_reference():
+    from attnkit.attention.sdpa import sdpa_attention
+
+    torch.manual_seed(2)
+    q, k, v = (torch.randn(1, 2, 5, 8, dtype=torch.float64) for _ in range(3))
+    out, w = sdpa_attention(q, k, v)
+    torch.testing.assert_close(out, reference_attention(q, k, v)[0])  # not causal, no dropout
+    assert w is None
+    mask = torch.ones(1, 1, 5, 5, dtype=torch.bool)
+    mask[..., 2, :] = False  # query 2 sees nothing
+    for m in (None, mask):
+        got = sdpa_attention(q, k, v, mask=m, scale=0.3)[0]
+        torch.testing.assert_close(got, reference_attention(q, k, v, mask=m, scale=0.3)[0])
+    masked = sdpa_attention(q, k, v, mask=mask)[0]
+    assert torch.equal(masked[..., 2, :], torch.zeros(1, 2, 8, dtype=torch.float64))
+    torch.manual_seed(3)
+    dropped = sdpa_attention(q, k, v, mask=mask, dropout_p=0.5)[0]
+    assert not torch.allclose(dropped, masked)
