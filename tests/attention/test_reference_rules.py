@@ -94,3 +94,18 @@ def test_sdpa_defaults_scale_dropout_and_fully_masked_rows_match_the_reference()
     torch.manual_seed(3)
     dropped = sdpa_attention(q, k, v, mask=mask, dropout_p=0.5)[0]
     assert not torch.allclose(dropped, masked)
+
+
+def test_mask_checks_in_full():
+    from attnkit.attention.shapes import check_mask
+
+    with pytest.raises(ValueError) as err:
+        check_mask(torch.ones(1, 1, 2, 2), 1, 1, 2, 2)
+    assert str(err.value) == (
+        "attention masks are bool with True = may attend, got dtype torch.float32; "
+        "build them with attnkit.data.masks"
+    )
+    with pytest.raises(ValueError) as err:  # broadcastable values, but five dimensions
+        check_mask(torch.ones(1, 1, 1, 2, 2, dtype=torch.bool), 1, 1, 2, 2)
+    assert str(err.value) == "mask of shape (1, 1, 1, 2, 2) does not broadcast to (B, H, T, S) = (1, 1, 2, 2)"
+    check_mask(torch.ones(2, 2, dtype=torch.bool), 3, 4, 2, 2)  # (T, S) broadcasts
