@@ -109,3 +109,19 @@ def test_mask_checks_in_full():
         check_mask(torch.ones(1, 1, 1, 2, 2, dtype=torch.bool), 1, 1, 2, 2)
     assert str(err.value) == "mask of shape (1, 1, 1, 2, 2) does not broadcast to (B, H, T, S) = (1, 1, 2, 2)"
     check_mask(torch.ones(2, 2, dtype=torch.bool), 3, 4, 2, 2)  # (T, S) broadcasts
+
+
+def test_qkv_checks_in_full_and_per_head_masks_pass():
+    from attnkit.attention.shapes import check_qkv, value_range
+
+    q = torch.randn(1, 2, 3, 4)
+    with pytest.raises(ValueError) as err:
+        check_qkv(q[0], q, q, None)
+    assert str(err.value).startswith("attention expects 4-D q (B, H, T, D), k and v (B, Hkv, S, D); got ")
+    with pytest.raises(ValueError) as err:
+        check_qkv(q, q.double(), q, None)
+    assert str(err.value) == "q, k, v dtypes differ: torch.float32, torch.float64, torch.float32"
+    per_head = torch.tensor([[True, True, False], [True, False, False]]).view(1, 2, 1, 3).expand(1, 2, 3, 3)
+    assert check_qkv(q, q, q, per_head).h == 2  # a mask with its own row per head broadcasts
+    assert value_range(torch.empty(0, dtype=torch.long)) is None
+    assert value_range(torch.tensor([[3, -2], [7, 0]])) == (-2, 7)
