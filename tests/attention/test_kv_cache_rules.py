@@ -1,0 +1,44 @@
+"""KV-cache details by hand: buffer dtypes, the shape and capacity refusals in full, empty
+cross-attention slots, and what allocate builds (`make mutate`, docs/testing.md)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attnkit.attention.kv_cache import KVCache, LayerKVCache, StaticKV
+
+
+def test_buffers_take_the_model_dtype():
+    layer = LayerKVCache(2, 3, 5, 4, dtype=torch.bfloat16)
+    assert layer.k.dtype == layer.v.dtype == torch.bfloat16 and layer.k.shape == (2, 3, 5, 4)
+    cache = KVCache.allocate(2, 1, 1, 4, 8, dtype=torch.float64)
+    assert [lc.k.dtype for lc in cache.layers] == [torch.float64] * 2 and cache.cross == []
+    both = KVCache.allocate(3, 1, 1, 4, 8, cross_attention=True)
+    assert len(both.cross) == 3 and not any(c.filled for c in both.cross)
+
+
+def test_update_refuses_mismatched_keys_and_values_and_a_full_cache():
+    layer = LayerKVCache(1, 2, 3, 4)
+    k = torch.ones(1, 2, 2, 4)
+    with pytest.raises(ValueError) as err:
+        layer.update(k, torch.ones(1, 2, 1, 4))  # right (B, Hkv, D), different lengths
+    assert str(err.value) == "KV cache holds (B, Hkv, *, D) = (1, 2, *, 4); got k(1, 2, 2, 4) v(1, 2, 1, 4)"
+    keys, _ = layer.update(k, 2 * k)
+    assert keys.shape == (1, 2, 2, 4) and layer.length == 2
+    with pytest.raises(ValueError) as err:
+        layer.update(k, k)
+    assert str(err.value) == (
+        "KV cache is full: 2 cached + 2 new > max_len=3; create the cache with a larger max_len"
+    )
+
+
+def test_an_empty_cross_attention_slot_is_not_filled():
+    slot = StaticKV()
+    assert slot.filled is False
+    slot.set(torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2))
+    assert slot.filled is True
+    slot.reorder(torch.tensor([0, 0]))
+    assert slot.k.shape == (2, 1, 2, 2)
+    slot.reset()
+    assert slot.filled is False
