@@ -76,3 +76,43 @@ def test_a_backend_band_is_combined_with_the_callers_mask():
     assert torch.equal(b.effective_mask(None, False, 2, 3, "cpu"), band)
     assert seen == [(2, 3, True, "cpu"), (2, 3, False, "cpu")]
     assert Backend("plain", reference_attention).effective_mask(mask, True, 2, 3, "cpu") is mask
+
+
+def test_a_fallback_keeps_the_callers_mask_and_the_band_and_says_why(scratch, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(scratch, "_warned", set())
+    seen = []
+
+    def band(t, s, is_causal, device):
+        seen.append((t, s, is_causal, str(device)))
+        return torch.ones(t, s, dtype=torch.bool).tril(s - t)
+
+    fused = Backend("fused", reference_attention, Capabilities(weights=False), extra_mask=band)
+    q = torch.randn(1, 1, 3, 4, dtype=torch.float64)
+    k = torch.randn(1, 1, 5, 4, dtype=torch.float64)
+    mask = torch.tensor([True, False, True, True, True]).expand(3, 5)
+    _, w = fused(q, k, k, mask=mask, need_weights=True)
+    assert seen == [(3, 5, False, "cpu")]
+    allowed = mask & band(3, 5, False, "cpu")
+    assert torch.equal(w[0, 0] > 0, allowed)
+    narrow = Backend("narrow", reference_attention, Capabilities(dtypes=(torch.float32,)))
+    with caplog.at_level(logging.WARNING, logger="attnkit.attention.registry"):
+        narrow(q, k, k)
+    assert [r.getMessage() for r in caplog.records][-1:] == [
+        "attention backend 'narrow' cannot serve dtype torch.float64; using 'reference' for it"
+    ]
+
+
+def test_family_names_split_at_the_first_colon(scratch, monkeypatch):
+    monkeypatch.setattr(scratch, "_family_cache", {})
+    args = []
+    def factory(arg):
+        args.append(arg)
+        return Backend(f"fam:{arg}", reference_attention)
+
+    scratch.register_family("fam", factory, "toy")
+    assert scratch.get_backend("fam:a:b").name == "fam:a:b" and args == ["a:b"]
+    assert scratch.get_backend("fam:a:b") is scratch.get_backend("fam:a:b") and args == ["a:b"]  # cached
+    with pytest.raises(ValueError, match=r"unknown attention backend 'nofam:1'; available: .*fam:<arg>"):
+        scratch.get_backend("nofam:1")
