@@ -116,6 +116,8 @@ def test_dialogue_scores_use_the_first_reference_and_average_lengths():
     # unigrams a a b a: 2 distinct of 4; bigrams (a a) (a b) (b a): 3 of 3.
     rep = dialogue_scores(["a a b a"], [["a"]])
     assert (rep["distinct1"], rep["distinct2"]) == (0.5, 1.0)
+    alt = dialogue_scores(["a b a b a"], [["a"]])  # bigrams ab ba ab ba: 2 of 4 (trigrams: 2 of 3)
+    assert alt["distinct2"] == 0.5
     with pytest.raises(ValueError) as err:
         dialogue_scores([], [])
     assert str(err.value) == "no responses to score"

@@ -202,3 +202,11 @@ def test_refusals_name_at_most_five_unexpected_keys_and_say_where_to_look(tmp_pa
         "attnkit.load also takes a pretrained name (minilm, smollm2) or an HF-format directory with "
         "config.json"
     )
+
+
+def test_a_save_clears_an_old_twin_left_by_an_earlier_crash(tmp_path):
+    # A crash after the new checkpoint landed but before ck.old was removed leaves both.
+    path, _ = _save(tmp_path, step=1)
+    _save(tmp_path, "ck.old", step=0)
+    _save(tmp_path, step=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"] and ckpt.read_manifest(path)["step"] == 2
