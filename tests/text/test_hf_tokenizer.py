@@ -73,3 +73,16 @@ def test_save_load_and_from_file_round_trip(tmp_path):
     _core().save(str(tmp_path / "tokenizer.json"))
     from_file = HFTokenizer.from_file(tmp_path / "tokenizer.json", BERT)
     assert from_file.encode("hello", add_eos=True) == [1, 5] and from_file.eos_id == 5
+
+
+def test_encode_never_applies_the_files_post_processor():
+    from tokenizers import processors
+
+    core = _core()
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 4), ("[SEP]", 5)]
+    )
+    assert core.encode("hello").ids == [4, 1, 5]  # what the library would add on its own
+    tok = HFTokenizer(core, BERT)
+    assert tok.encode("hello") == [1] and tok.encode_batch(["hello", "world"]) == [[1], [2]]
+    assert tok.encode("hello", add_bos=True, add_eos=True) == [4, 1, 5]
