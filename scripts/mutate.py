@@ -5,6 +5,8 @@
 mutmut mutates a copy of the tree under ``mutants/`` (the working tree is never touched) and
 keeps every mutant's result in ``mutants/<file>.meta``. Two of its habits need a driver:
 
+- A kill while mutmut writes its mutated copies can leave one empty; such copies are deleted
+  so that mutmut writes them again.
 - Given mutant names (or a glob), ``mutmut run`` re-runs all of them, even those already
   checked; given none, it resumes, but over every module. So this script passes the names of
   the module's mutants that have no result yet: an interrupted run (Ctrl-C, a kill) goes on
@@ -70,6 +72,18 @@ def drop_stale_stats(digest: str) -> None:
         STATS.unlink()
 
 
+def drop_truncated_copies() -> list[Path]:
+    """Delete mutated copies that a kill during mutant generation left empty (their source is
+    not), so that mutmut writes them again instead of importing an empty module."""
+    dropped = []
+    for copy in (MUTANTS / "attnkit").rglob("*.py") if MUTANTS.exists() else ():
+        source = ROOT / copy.relative_to(MUTANTS)
+        if copy.stat().st_size == 0 and source.exists() and source.stat().st_size > 0:
+            copy.unlink()
+            dropped.append(source.relative_to(ROOT))
+    return dropped
+
+
 def pending(prefix: str, retest: bool) -> tuple[list[str], int]:
     """Mutant names under ``prefix`` still to run, and how many the module has in all."""
     # "no tests" is re-run too: after a new map it may have tests (and costs nothing if not).
@@ -99,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     digest = sources_digest()
     drop_stale_stats(digest)
+    for path in drop_truncated_copies():
+        print(f"{path}: its mutated copy was cut short by an interrupted run; generating it again")
     prefix = module_prefix(args.module)
     names, total = pending(prefix, args.retest) if MUTANTS.exists() else ([], 0)
     if total == 0:

@@ -107,3 +107,17 @@ def test_driver_forgets_the_test_map_when_sources_change(tmp_path, monkeypatch):
 def test_driver_refuses_an_unknown_module(capsys):
     assert mutate.main(["--module", "attnkit/nothing_here"]) == 2
     assert "--module attnkit/nothing_here: no such file or folder" in capsys.readouterr().err
+
+
+def test_driver_drops_mutated_copies_left_empty_by_a_kill(tmp_path, monkeypatch):
+    root, mutants = tmp_path, tmp_path / "mutants"
+    (root / "attnkit").mkdir()
+    (root / "attnkit" / "full.py").write_text("x = 1\n")
+    (root / "attnkit" / "empty.py").write_text("")
+    (mutants / "attnkit").mkdir(parents=True)
+    for name in ("full.py", "empty.py"):
+        (mutants / "attnkit" / name).write_text("")
+    monkeypatch.setattr(mutate, "ROOT", root)
+    monkeypatch.setattr(mutate, "MUTANTS", mutants)
+    assert mutate.drop_truncated_copies() == [Path("attnkit/full.py")]
+    assert sorted(p.name for p in (mutants / "attnkit").iterdir()) == ["empty.py"]
