@@ -125,3 +125,15 @@ def test_qkv_checks_in_full_and_per_head_masks_pass():
     assert check_qkv(q, q, q, per_head).h == 2  # a mask with its own row per head broadcasts
     assert value_range(torch.empty(0, dtype=torch.long)) is None
     assert value_range(torch.tensor([[3, -2], [7, 0]])) == (-2, 7)
+
+
+def test_rope_rotates_low_precision_inputs_in_float32_and_rounds_once():
+    from attnkit.attention.positional import RotaryEmbedding
+
+    torch.manual_seed(4)
+    rope = RotaryEmbedding(16)
+    x = torch.randn(2, 2, 50, 16).to(torch.bfloat16)
+    pos = torch.arange(1000, 1050)  # long positions: bf16 angles would lose whole radians
+    got = rope(x, pos)
+    assert got.dtype == torch.bfloat16
+    assert torch.equal(got, rope(x.float(), pos).to(torch.bfloat16))
