@@ -42,3 +42,25 @@ def test_an_empty_cross_attention_slot_is_not_filled():
     assert slot.k.shape == (2, 1, 2, 2)
     slot.reset()
     assert slot.filled is False
+
+
+def test_repeat_copies_row_zero_of_the_prefix_into_every_new_row():
+    cache = KVCache.allocate(2, 2, 3, 6, 4, dtype=torch.float64)
+    for i, layer in enumerate(cache.layers):
+        k = torch.arange(2 * 3 * 2 * 4, dtype=torch.float64).view(2, 3, 2, 4) + 100 * i
+        layer.update(k, -k)
+    out = cache.repeat(5, 8)
+    assert out.length == 2 and len(out.layers) == 2 and out.cross == []
+    for src, dst in zip(cache.layers, out.layers, strict=True):
+        assert dst.k.shape == (5, 3, 8, 4) and dst.k.dtype == torch.float64 and dst.length == 2
+        assert torch.equal(dst.k[:, :, :2], src.k[:1, :, :2].expand(5, 3, 2, 4))
+        assert torch.equal(dst.v[:, :, :2], src.v[:1, :, :2].expand(5, 3, 2, 4))
+        assert torch.equal(dst.k[:, :, 2:], torch.zeros(5, 3, 6, 4, dtype=torch.float64))
+    with pytest.raises(ValueError) as err:
+        cache.repeat(5, 1)
+    assert str(err.value) == "max_len=1 is shorter than the 2 cached positions"
+    with pytest.raises(ValueError) as err:
+        KVCache.allocate(1, 1, 1, 4, 2, cross_attention=True).repeat(2, 4)
+    assert str(err.value) == "repeat() is for decoder-only self-attention caches"
+    with pytest.raises(ValueError, match="repeat"):
+        KVCache([]).repeat(2, 4)
