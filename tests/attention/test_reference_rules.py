@@ -137,3 +137,21 @@ def test_rope_rotates_low_precision_inputs_in_float32_and_rounds_once():
     got = rope(x, pos)
     assert got.dtype == torch.bfloat16
     assert torch.equal(got, rope(x.float(), pos).to(torch.bfloat16))
+
+
+def test_capture_selects_attention_layers_by_index_or_name_and_keeps_the_scale():
+    from attnkit.attention.capture import capture_attention
+    from attnkit.models import Decoder, model_config
+
+    model = Decoder(model_config("tiny", vocab_size=20)).eval()
+    attn = [n for n, m in model.named_modules() if getattr(m, "is_attention_layer", False)]
+    with capture_attention(model) as cap:
+        pass
+    assert sorted(cap.names.values()) == sorted(attn)  # every attention layer, nothing else
+    with capture_attention(model, layers=["layers.1"]) as by_name:
+        model(torch.tensor([[1, 2, 3]]))
+    assert list(by_name.records) == ["layers.1.self_attn"]
+    q = torch.randn(1, 2, 3, 4, dtype=torch.float64)
+    module = model.get_submodule("layers.1.self_attn")
+    by_name.record(module, q, q, None, False, 0.3)
+    torch.testing.assert_close(by_name.records["layers.1.self_attn"][-1], attention_weights(q, q, scale=0.3))
