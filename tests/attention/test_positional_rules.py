@@ -44,3 +44,18 @@ def test_out_of_range_positions_are_refused_in_full(module, what):
         f"{what} position 8 is out of range: max_seq_len=8; shorten the input or build the model "
         "with a larger max_seq_len"
     )
+
+
+def test_position_modules_by_name_and_from_config():
+    from attnkit.attention.positional import position_table
+    from attnkit.config import ModelConfig
+
+    assert isinstance(position_table("sinusoidal", 4, 8), SinusoidalPositions)
+    assert isinstance(position_table("learned", 4, 8), LearnedPositions)
+    assert position_table("rope", 4, 8) is None and position_table("none", 4, 8) is None
+    with pytest.raises(ValueError) as err:
+        position_table("alibi", 4, 8)
+    assert str(err.value) == "unknown positions 'alibi'; choose sinusoidal, learned, rope, none"
+    rope = RotaryEmbedding.from_config(ModelConfig(positions="rope", d_model=32, n_heads=4, rope_theta=500.0))
+    assert rope.inv_freq.tolist() == pytest.approx([500.0 ** (-i / 8) for i in range(0, 8, 2)])
+    assert RotaryEmbedding.from_config(ModelConfig(positions="learned", d_model=32, n_heads=4)) is None
