@@ -52,3 +52,14 @@ def test_low_precision_is_computed_in_float32_and_rounded_once():
         want = linear_attention(q.float(), k.float(), v.float(), is_causal=causal)[0].bfloat16()
         got = linear_attention(q, k, v, is_causal=causal)[0]
         assert got.dtype == torch.bfloat16 and torch.equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 1, 3), (1, 1, 3, 3)])
+def test_masks_other_than_key_padding_are_refused(shape):
+    q = torch.randn(1, 2, 3, 4)
+    with pytest.raises(ValueError) as err:
+        linear_attention(q, q, q, mask=torch.ones(shape, dtype=torch.bool))
+    assert str(err.value) == (
+        f"linear attention supports only key-padding masks broadcastable to (B, 1, 1, S); got {shape}. "
+        "Use the 'tiled' or 'local:<W>' backend for general masks"
+    )
