@@ -1,0 +1,39 @@
+"""The tiled and local backends' own rules: the local family's capabilities and band, the
+defaults and scale of the tiled function, and mask validation (docs/testing.md)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attnkit.attention import get_backend
+from attnkit.attention.reference import reference_attention
+from attnkit.attention.registry import Capabilities
+from attnkit.attention.tiled import _local_family, _tiled_backend
+
+
+def test_the_local_family_declares_its_limits_and_its_band():
+    local = _local_family("2")
+    assert local.name == "local:2"
+    assert local.caps == Capabilities(weights=False, exact=True, any_mask=False)
+    # causal, window 2, bottom-right aligned: query i (at position i + 1 of 4 keys) sees keys i, i + 1
+    band = local.effective_mask(None, True, 3, 4, "cpu")
+    t, f = True, False
+    assert band.tolist() == [[t, t, f, f], [f, t, t, f], [f, f, t, t]]
+    both_sides = _local_family("1").effective_mask(None, False, 4, 4, "cpu")  # one key on each side
+    assert both_sides.tolist() == [[t, t, f, f], [t, t, t, f], [f, t, t, t], [f, f, t, t]]
+    with pytest.raises(ValueError) as err:
+        _local_family("x")
+    assert str(err.value) == "local attention needs a positive window, as in 'local:64'; got 'local:x'"
+
+
+def test_tiled_defaults_scale_and_mask_checks():
+    fn = _tiled_backend(None)
+    torch.manual_seed(6)
+    q, k, v = (torch.randn(1, 2, 5, 4, dtype=torch.float64) for _ in range(3))
+    out, w = fn(q, k, v)
+    assert w is None
+    torch.testing.assert_close(out, reference_attention(q, k, v)[0])
+    torch.testing.assert_close(fn(q, k, v, scale=0.3)[0], reference_attention(q, k, v, scale=0.3)[0])
+    with pytest.raises(ValueError, match="attention masks are bool"):
+        get_backend("tiled")(q, k, v, mask=torch.ones(5, 5))
