@@ -37,3 +37,27 @@ def test_tiled_defaults_scale_and_mask_checks():
     torch.testing.assert_close(fn(q, k, v, scale=0.3)[0], reference_attention(q, k, v, scale=0.3)[0])
     with pytest.raises(ValueError, match="attention masks are bool"):
         get_backend("tiled")(q, k, v, mask=torch.ones(5, 5))
+
+
+@pytest.mark.parametrize("block", [(1, 1), (2, 3), (3, 2)])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("window", [None, 1, 2])
+@pytest.mark.parametrize(("t", "s"), [(5, 5), (3, 7), (1, 4)])
+def test_tiny_tiles_cross_every_block_boundary_and_match_the_reference(block, causal, window, t, s):
+    # Tiles of 1-3 rows and columns put block edges everywhere, so the key range each query
+    # block visits (what the tiles skip) must be exactly right, not just inside one big tile.
+    from attnkit.attention.tiled import tiled_attention_core
+    from attnkit.data.masks import sliding_window_mask
+
+    torch.manual_seed(7)
+    q = torch.randn(2, 2, t, 4, dtype=torch.float64)
+    k, v = (torch.randn(2, 2, s, 4, dtype=torch.float64) for _ in range(2))
+    pad = torch.ones(2, 1, 1, s, dtype=torch.bool)
+    pad[1, ..., 0] = False  # the second row cannot see its first key
+    got = tiled_attention_core(
+        q, k, v, mask=pad, is_causal=causal, scale=None, dropout_p=0.0, window=window,
+        block_q=block[0], block_k=block[1],
+    )  # fmt: skip
+    mask = pad if window is None else pad & sliding_window_mask(t, window, s, causal=causal)
+    want = reference_attention(q, k, v, mask=mask, is_causal=causal)[0]
+    torch.testing.assert_close(got, want)
