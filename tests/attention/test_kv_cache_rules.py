@@ -64,3 +64,9 @@ def test_repeat_copies_row_zero_of_the_prefix_into_every_new_row():
     assert str(err.value) == "repeat() is for decoder-only self-attention caches"
     with pytest.raises(ValueError, match="repeat"):
         KVCache([]).repeat(2, 4)
+
+
+def test_repeat_may_fill_the_new_cache_exactly():
+    cache = KVCache.allocate(1, 1, 1, 4, 2)
+    cache.layers[0].update(torch.ones(1, 1, 3, 2), torch.ones(1, 1, 3, 2))
+    assert cache.repeat(2, 3).length == 3  # max_len equal to the cached length is enough

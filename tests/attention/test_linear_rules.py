@@ -63,3 +63,14 @@ def test_masks_other_than_key_padding_are_refused(shape):
         f"linear attention supports only key-padding masks broadcastable to (B, 1, 1, S); got {shape}. "
         "Use the 'tiled' or 'local:<W>' backend for general masks"
     )
+
+
+def test_two_causal_queries_use_the_causal_form_and_float_masks_are_refused():
+    q = torch.tensor([0.0, 2.0], dtype=torch.float64).view(1, 1, 2, 1)
+    k = torch.tensor([-1.0, 0.0], dtype=torch.float64).view(1, 1, 2, 1)
+    v = torch.tensor([1.0, 5.0], dtype=torch.float64).view(1, 1, 2, 1)
+    out, _ = linear_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(out, linear_weights(q, k, is_causal=True) @ v)
+    assert float(out[0, 0, 0, 0]) == pytest.approx(1.0, abs=1e-5)  # the first query sees only key 0
+    with pytest.raises(ValueError, match="attention masks are bool"):
+        linear_attention(q, k, v, mask=torch.ones(1, 1, 1, 2))
