@@ -61,3 +61,19 @@ def test_tiny_tiles_cross_every_block_boundary_and_match_the_reference(block, ca
     mask = pad if window is None else pad & sliding_window_mask(t, window, s, causal=causal)
     want = reference_attention(q, k, v, mask=mask, is_causal=causal)[0]
     torch.testing.assert_close(got, want)
+
+
+def test_tiled_low_precision_and_dropout():
+    from attnkit.attention.tiled import tiled_attention_core
+
+    torch.manual_seed(8)
+    q, k, v = (torch.randn(1, 2, 6, 4).bfloat16() for _ in range(3))
+    kw = dict(mask=None, is_causal=True, scale=None, dropout_p=0.0, block_q=2, block_k=2)
+    got = tiled_attention_core(q, k, v, **kw)
+    want = tiled_attention_core(q.float(), k.float(), v.float(), **kw).bfloat16()
+    assert got.dtype == torch.bfloat16 and torch.equal(got, want)  # float32 inside, rounded once
+    # Dropout: q = 0 and V = identity make the output the dropped-out probabilities (1/S each).
+    s = 64
+    zero, eye = torch.zeros(4, 4, s, s), torch.eye(s).expand(4, 4, s, s)
+    out = tiled_attention_core(zero, zero, eye, mask=None, is_causal=False, scale=None, dropout_p=0.25)
+    assert float((out == 0).double().mean()) == pytest.approx(0.25, abs=0.01)
