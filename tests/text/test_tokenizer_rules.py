@@ -187,8 +187,9 @@ def test_word_vocabulary_is_by_count_before_spelling():
 
 
 def test_bpe_training_settings_reach_the_trainer(monkeypatch):
-    from tokenizers import trainers
+    import attnkit.text.bpe as bpe_module
 
+    trainers = bpe_module.trainers  # the module object bpe.py calls (other imports may rebind the name)
     seen = {}
     real = trainers.BpeTrainer
 
