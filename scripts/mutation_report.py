@@ -91,8 +91,8 @@ def by_module(results: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, l
     return out
 
 
-def table(results: dict[str, dict[str, list[str]]]) -> str:
-    rows = ["| file | score | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+def table(results: dict[str, dict[str, list[str]]], what: str = "file") -> str:
+    rows = [f"| {what} | score | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     total: dict[str, list[str]] = collections.defaultdict(list)
     for src, by in results.items():
         for k, v in by.items():
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if not results:
         print(f"no mutants recorded under {args.root}/ for {args.module or 'any module'}", file=sys.stderr)
         return 2
-    print(table(by_module(results) if args.by_module else results))
+    print(table(by_module(results), "module") if args.by_module else table(results))
     if args.survivors:
         for by in results.values():
             for status in ("survived", "timeout"):
