@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from attnkit.data import masks
+
 
 class LayerKVCache:
     """Preallocated self-attention cache for one layer: ``(B, Hkv, max_len, D)``."""
@@ -176,6 +178,37 @@ class KVCache:
         """Positions cached so far (the same in every layer)."""
         return self.layers[0].length if self.layers else 0
 
+    @property
+    def batch_size(self) -> int:
+        return self.layers[0].k.shape[0]
+
+    @property
+    def max_len(self) -> int:
+        """Positions the buffers hold."""
+        return self.layers[0].max_len
+
+    def step_inputs(
+        self, ids: Tensor, padding_mask: Tensor | None = None, positions: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None, bool]:
+        """``(positions (B|1, T), mask, is_causal)`` for ``ids`` ``(B, T)`` continuing this cache.
+
+        Append mode: positions continue at :attr:`length`; the mask is the padding over every
+        key, cached and new (causality is the backend's ``is_causal``). Slot-addressed mode
+        (CUDA-graph decoding): positions are the slots, and the keys are the whole buffer, so
+        each query may see the keys at or before its slot."""
+        if self.batch_size != ids.shape[0]:
+            raise ValueError(f"cache batch {self.batch_size} != ids batch {ids.shape[0]} {tuple(ids.shape)}")
+        slots = self.slots
+        if slots is None:
+            return step_inputs(ids, padding_mask, positions, start=self.length)
+        if padding_mask is not None or positions is not None or slots.shape != (ids.shape[1],):
+            raise ValueError(
+                f"a slot-addressed cache takes (B, T) ids with T = {slots.numel()} slots and no "
+                "padding_mask or positions"
+            )
+        keys = torch.arange(self.max_len, device=ids.device)
+        return slots, keys <= slots[:, None], False  # mask (T, S), broadcast over batch and heads
+
     def reset(self) -> None:
         for c in [*self.layers, *self.cross]:
             c.reset()
@@ -184,3 +217,20 @@ class KVCache:
         """Reorder every layer's cache by ``beam_idx`` ``(B,)`` (beam search)."""
         for c in [*self.layers, *self.cross]:
             c.reorder(beam_idx)
+
+
+def step_inputs(
+    ids: Tensor, padding_mask: Tensor | None = None, positions: Tensor | None = None, *, start: int = 0
+) -> tuple[Tensor, Tensor | None, bool]:
+    """``(positions, mask, is_causal)`` for ``ids`` ``(B, T)`` after ``start`` cached positions:
+    the given positions or ``start + arange(T)``, and ``padding_mask`` ``(B, start + T)`` as a
+    ``(B, 1, 1, S)`` key mask."""
+    b, t = ids.shape
+    if padding_mask is not None and padding_mask.shape != (b, start + t):
+        raise ValueError(
+            f"padding_mask {tuple(padding_mask.shape)} must be (B, cached + T) = {(b, start + t)}"
+        )
+    if positions is None:
+        positions = torch.arange(start, start + t, device=ids.device)
+    mask = masks.expand_padding(padding_mask) if padding_mask is not None else None
+    return positions, mask, True

@@ -13,15 +13,11 @@ Notation: T positions, C model dim, D head dim. Positions are integer tensors ``
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from attnkit.attention.shapes import value_range
-
-if TYPE_CHECKING:  # config imports the attention registry; a runtime import would be circular
-    from attnkit.config.model import ModelConfig
 
 
 def _check_positions(positions: Tensor, max_len: int, what: str) -> None:
@@ -87,9 +83,9 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig) -> RotaryEmbedding | None:
-        """The RoPE a ``ModelConfig`` asks for, or None when it uses other positions."""
-        return cls(cfg.head_dim, cfg.rope_theta) if cfg.positions == "rope" else None
+    def for_positions(cls, kind: str, head_dim: int, theta: float = 10000.0) -> RotaryEmbedding | None:
+        """RoPE when the position scheme ``kind`` is ``"rope"``, else None (a table or nothing)."""
+        return cls(head_dim, theta) if kind == "rope" else None
 
     def forward(self, x: Tensor, positions: Tensor) -> Tensor:
         """Rotate ``x`` ``(B, H, T, D)`` by the angles of ``positions`` ``(T,)`` or ``(B, T)``."""

@@ -87,6 +87,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     lm = load(args.ckpt, device=args.device, overrides=args.overrides)
+    lm.require("generate")
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     sys.stdout.write(prompt)
     for chunk in lm.stream(prompt, **_decode_overrides(args)):
@@ -121,8 +122,7 @@ def _cmd_transduce(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     m = load(args.ckpt, device=args.device, overrides=args.overrides)
-    if not m.is_seq2seq:
-        raise ValueError(f"{args.ckpt} is a {m.cfg.task!r} checkpoint; use `attnkit generate` for it")
+    m.require(args.command)
     decode = _search_overrides(args)
     outputs = m.transduce(_read_inputs(args), batch_size=args.batch_size, **decode)
     text = "".join(o.replace("\n", " ") + "\n" for o in outputs)
@@ -138,11 +138,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from attnkit.cli.chat import run_chat
 
     m = load(args.ckpt, device=args.device, overrides=args.overrides)
-    if not m.can_chat:
-        raise ValueError(
-            f"{args.ckpt} is a {m.cfg.task!r} checkpoint; `attnkit chat` needs a dialogue checkpoint "
-            "or an instruction-tuned LM (smollm2)"
-        )
+    m.require("chat")
     decode = _search_overrides(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if m.chat_format:  # a language model: stream its reply as it is generated
@@ -156,6 +152,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     m = load(args.ckpt, device=args.device, overrides=args.overrides)
+    m.require("zero-shot" if (args.zero_shot or args.shots) else "classify")
     texts = _read_inputs(args)
     results = _few_shot(m, args, texts) if (args.zero_shot or args.shots) else m.classify(texts)
     for text, res in zip(texts, results, strict=True):
@@ -184,80 +181,15 @@ def _few_shot(m, args: argparse.Namespace, texts: list[str]) -> list[dict]:
     return clf.classify(texts)
 
 
-def _eval_classifier(lm, args: argparse.Namespace) -> int:
-    from attnkit.train.plots import plot_confusion
-
-    m = lm.evaluate(args.split, args.max_batches)
-    out = Path(args.out_dir) if args.out_dir else lm.path.parent / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    png = out / f"{args.split}.confusion.png"
-    plot_confusion(m["confusion"], m["labels"], png, title=f"{lm.cfg.data.dataset} {args.split}")
-    m.update(checkpoint=str(lm.path), split=args.split)
-    (out / f"{args.split}.scores.json").write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
-    if args.json:
-        print(json.dumps(m))
-        return 0
-    acc, f1 = 100 * m["accuracy"], 100 * m["macro_f1"]
-    print(f"{args.split}: {m['examples']} examples; accuracy {acc:.2f}%, macro-F1 {f1:.2f}")
-    print(f"  loss {m['loss']:.4f} nats per example; confusion matrix in {png}")
-    return 0
-
-
 def _cmd_eval(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     lm = load(args.ckpt, device=args.device)
-    if lm.cfg.task == "speech":
-        from attnkit.cli.speech import run_eval
-
-        return run_eval(lm, args)
-    if lm.is_seq2seq:
-        return _eval_seq2seq(lm, args)
-    if lm.cfg.task == "classification":
-        return _eval_classifier(lm, args)
-    m = lm.evaluate(args.split, args.max_batches)
-    if args.json:
-        print(json.dumps(m))
-    else:
-        unit = m["unit"]
-        print(f"{args.split}: {m['tokens']:,} predictions; unit = one {unit}")
-        print(f"  loss {m['loss']:.4f} nats per {unit} = {m['bits_per_token']:.4f} bits per {unit}")
-        print(f"  perplexity {m['ppl']:.3f} per {unit}; {m['bpc']:.4f} bits per character")
-    return 0
-
-
-def write_eval_files(lm, args: argparse.Namespace, lines: list[str], scores: dict) -> Path:
-    """``<split>.hyp.txt`` (one line per example) and ``<split>.scores.json`` (``scores`` plus the
-    checkpoint and split) in ``--out-dir`` or ``<run>/eval``; returns the hypotheses' path."""
-    out = Path(args.out_dir) if args.out_dir else lm.path.parent / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    hyp_path = out / f"{args.split}.hyp.txt"
-    hyp_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    scores.update(checkpoint=str(lm.path), split=args.split)
-    (out / f"{args.split}.scores.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
-    return hyp_path
-
-
-def _eval_seq2seq(lm, args: argparse.Namespace) -> int:
-    """Decode the split, write hypotheses and scores next to the checkpoint, print the scores."""
-    decode = {"beam_size": args.beam} if args.beam is not None else {}
-    m = lm.evaluate(args.split, args.max_batches, limit=args.limit, **decode)
-    lines = [h.replace("\n", " ") for h in m.pop("hypotheses")]
-    m.update(beam_size=decode.get("beam_size", lm.cfg.decode.beam_size))
-    hyp_path = write_eval_files(lm, args, lines, m)
-    if args.json:
-        print(json.dumps(m))
-        return 0
-    print(f"{args.split}: {m['examples']} examples, beam {m['beam_size']}; hypotheses in {hyp_path}")
-    print(f"  loss {m['loss']:.4f} nats per target token (ppl {m['ppl']:.2f})")
-    if "bleu" in m:
-        print(f"  sacreBLEU {m['bleu']:.2f}  ({m['bleu_signature']})")
-        print(f"  chrF {m['chrf']:.2f}  ({m['chrf_signature']})")
-        print(f"  BLEU lowercased+tokenized {m['bleu_lc_tok']:.2f}  ({m['bleu_lc_tok_signature']})")
-    else:
-        print(f"  ROUGE-1 {m['rouge1']:.2f}  ROUGE-2 {m['rouge2']:.2f}  ROUGE-L {m['rougeL']:.2f}")
-        print(f"  ({m['rouge_signature']})")
-    return 0
+    report = lm.kind.resolve("report")
+    if report is None:
+        lm.kind.task_class()  # a kind that is never trained here says so, and what to do instead
+        raise lm.predictor.refuse("eval", " (its task has no evaluation)")
+    return int(report(lm, args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -368,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from attnkit.api import TrainingError
+
     # attnkit's own notices (vocabulary reports, truncation warnings) go to stderr, plainly.
     log = logging.getLogger("attnkit")
     if not log.handlers:
@@ -380,9 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"attnkit: error: {e}", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # TrainingError and friends: the run stopped, state is kept
+    except TrainingError as e:  # the run stopped on purpose; its last good state is kept
         print(f"attnkit: error: {e}", file=sys.stderr)
         return 3
+    except RuntimeError as e:  # out of memory, a backend that cannot run: say what it was
+        print(f"attnkit: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("attnkit: interrupted", file=sys.stderr)
         return 130

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
-from attnkit.cli.options import add_device
+from attnkit.cli.options import add_device, number
+from attnkit.serve.limits import ServeLimits
 
 
 def add_parser(sub) -> None:
@@ -13,12 +15,10 @@ def add_parser(sub) -> None:
     add_device(s)
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--max-input-chars", type=int, default=2000, help="longer inputs get HTTP 413")
-    s.add_argument("--max-concurrency", type=int, default=2, help="model calls running at once")
-    s.add_argument("--max-queue", type=int, default=16, help="requests waiting beyond that; more get 429")
-    s.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per request")
-    s.add_argument("--max-audio-bytes", type=int, default=1_000_000, help="largest WAV upload (speech)")
-    s.add_argument("--max-audio-seconds", type=float, default=10.0, help="longest recording (speech)")
+    for f in dataclasses.fields(ServeLimits):  # the limits and their defaults are declared once
+        kind = number(f.type, f.metadata.get("min", 0), above="min" not in f.metadata)
+        help = f"{f.metadata['help']} (default {f.default})"
+        s.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default, help=help)
     s.add_argument(
         "--threads", type=int, help="torch threads per model call (default: CPU cores / --max-concurrency)"
     )
@@ -45,12 +45,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
     import uvicorn
 
-    from attnkit.serve.app import ServeLimits, create_app
+    from attnkit.serve.app import create_app
 
-    limits = ServeLimits(
-        args.max_input_chars, args.max_concurrency, args.max_queue, args.max_new_tokens,
-        args.max_audio_bytes, args.max_audio_seconds,
-    )  # fmt: skip
+    limits = ServeLimits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServeLimits)})
     # Each running call gets its own OpenMP team of this size; cores / calls avoids oversubscription.
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.max_concurrency))
     torch.set_num_threads(threads)

@@ -28,31 +28,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
     lm = load(args.ckpt, device=args.device)
-    if lm.cfg.task != "speech":
-        raise ValueError(f"{args.ckpt} is a {lm.cfg.task!r} checkpoint; transcribe needs a speech one")
+    lm.require("transcribe")
     decode = {"beam_size": args.beam} if args.beam is not None else {}
     # reads and checks every file before decoding any
     texts = lm.transcribe(args.files, split_on_silence=args.split_on_silence, **decode)
     for f, t in zip(args.files, texts, strict=True):
         print(json.dumps({"file": f, "text": t}, ensure_ascii=False) if args.json else f"{f}\t{t}")
-    return 0
-
-
-def run_eval(lm, args: argparse.Namespace) -> int:
-    """Decode the split, write transcripts and scores next to the checkpoint, print the scores."""
-    from attnkit.cli.main import write_eval_files
-
-    decode = {"beam_size": args.beam} if args.beam is not None else {}
-    m = lm.evaluate(args.split, args.max_batches, limit=args.limit, **decode)
-    refs = lm.task.references(args.split)
-    lines = [f"{h}\t{r}" for h, r in zip(m.pop("hypotheses"), refs, strict=False)]
-    m.update(arch=lm.cfg.model.arch, holdout_speaker=lm.cfg.data.holdout_speaker)
-    hyp_path = write_eval_files(lm, args, lines, m)
-    if args.json:
-        print(json.dumps(m))
-        return 0
-    who = f"speaker {m['holdout_speaker']} held out" if m["holdout_speaker"] else "official split"
-    print(f"{args.split} ({who}): {m['examples']} examples; hypotheses<TAB>references in {hyp_path}")
-    print(f"  accuracy {100 * m['accuracy']:.2f}%  WER {100 * m['wer']:.2f}%  CER {100 * m['cer']:.2f}%")
-    print(f"  loss {m['loss']:.4f} nats per {m['unit']}")
     return 0

@@ -48,6 +48,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from attnkit.api import load
     from attnkit.data.sources import read_text
+    from attnkit.tasks.registry import VERBS
     from attnkit.viz.export import export_view
     from attnkit.viz.inspect import inspect_attention
     from attnkit.viz.payload import output_text
@@ -55,16 +56,15 @@ def run(args: argparse.Namespace) -> int:
     lm = load(args.ckpt, device=args.device)
     decode = {"beam_size": args.beam} if args.beam is not None else {}
     sel = {"layers": parse_indices(args.layers, "layers"), "heads": parse_indices(args.heads, "heads")}
-    if (lm.cfg.task == "speech") != bool(args.audio):
+    reads = VERBS[lm.kind.main_verb].reads  # what the model's main verb takes: text, turns or audio
+    if (reads == "audio") != bool(args.audio):
         raise ValueError("speech checkpoints take --audio FILE.wav; text checkpoints take --text or --input")
     if args.audio:
-        from attnkit.viz.speech import inspect_speech
-
-        view = inspect_speech(lm, args.audio, **sel, **decode)
+        kw: dict = {"audio": args.audio}
     else:
         text = read_text(args.input).rstrip("\n") if args.input else args.text.replace("\\n", "\n")
-        kw = {"history": text.split("\n")} if lm.cfg.task == "dialogue" else {"text": text}
-        view = inspect_attention(lm, **kw, max_new_tokens=args.max_new_tokens, **sel, **decode)
+        kw = {"history": text.split("\n")} if reads == "history" else {"text": text}
+    view = inspect_attention(lm, **kw, max_new_tokens=args.max_new_tokens, **sel, **decode)
     files = export_view(
         view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}"
     )

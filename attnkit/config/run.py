@@ -191,9 +191,9 @@ class DecodeConfig:
 class RunConfig:
     """Everything one training run needs; saved as config.yaml with every checkpoint."""
 
-    task: Literal[
-        "lm", "translation", "summarization", "dialogue", "classification", "embedding", "speech"
-    ] = "lm"
+    task: str = "lm"
+    """A registered task kind (:mod:`attnkit.tasks.registry`): lm, translation, summarization,
+    dialogue, classification, speech, embedding, or one registered by your code."""
     out_dir: str = "runs/lm"
     """Where checkpoints, metrics.jsonl and plots go."""
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -205,3 +205,13 @@ class RunConfig:
     architecture, weights and tokenizer replace ``model.*`` and ``data.tokenizer``, except the
     fine-tuning knobs taken from ``model``: dropout, attn_dropout, pooling, attn_backend and the
     lora_* settings."""
+
+    def __post_init__(self) -> None:
+        # The one upward import config makes, besides attention.registry: the registry module is
+        # plain data, loaded by the time any RunConfig is built.
+        from attnkit.tasks.registry import check_task_name
+
+        try:
+            check_task_name(self.task)
+        except ValueError as e:
+            raise ValueError(f"task: {e}") from None

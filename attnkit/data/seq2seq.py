@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
-IGNORE = -100
+IGNORE_INDEX = -100
+"""The target id every loss skips (PyTorch's ``cross_entropy`` default)."""
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, *, min_len: int = 1) -> Tensor:
@@ -36,7 +37,7 @@ def teacher_forcing(tgt: Sequence[Sequence[int]], pad_id: int) -> dict[str, Tens
     """``{"tgt_in": (B, T), "tgt_out": (B, T)}`` from targets that each hold bos ... eos."""
     t = pad_batch(tgt, pad_id, min_len=2)
     tgt_out = t[:, 1:].clone()
-    tgt_out[tgt_out == pad_id] = IGNORE
+    tgt_out[tgt_out == pad_id] = IGNORE_INDEX
     return {"tgt_in": t[:, :-1], "tgt_out": tgt_out}
 
 

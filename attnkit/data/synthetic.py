@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from attnkit.data.seq2seq import IGNORE as IGNORE_INDEX  # -100, the loss's skip value
+from attnkit.data.seq2seq import IGNORE_INDEX
 
 
 @dataclass(frozen=True)

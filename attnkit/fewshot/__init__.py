@@ -17,12 +17,7 @@ __all__ = ["EmbeddingClassifier", "LMClassifier", "LabelSet", "parse_labels", "s
 
 
 def zero_shot_classifier(lm, labels: "LabelSet"):
-    """The zero-shot classifier that fits ``lm``: prototypes for encoders, scoring for LMs."""
-    if lm.cfg.task == "embedding":
-        return EmbeddingClassifier(lm, labels)
-    if lm.cfg.task == "lm":
-        return LMClassifier(lm, labels)
-    raise ValueError(
-        f"zero-shot classification needs a pretrained encoder (minilm) or language model (smollm2); "
-        f"this checkpoint is a {lm.cfg.task!r} model"
-    )
+    """The zero-shot classifier that fits ``lm``, as its predictor says: prototypes for encoders,
+    label-word scoring for LMs. A model that does not serve ``zero-shot`` is a ValueError."""
+    lm.require("zero-shot")
+    return lm.predictor.zero_shot_classifier(labels)

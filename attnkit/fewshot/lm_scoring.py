@@ -43,7 +43,7 @@ class LMClassifier:
     ) -> None:
         """``max_text_tokens``: each text (shots included) is cut to this many tokens; default
         128, or a quarter of the context for short-context models."""
-        if lm.cfg.task != "lm":
+        if "generate" not in lm.verbs:
             raise ValueError(f"LM scoring needs a language model, got a {lm.cfg.task!r} model")
         self.lm, self.labels, self.calibrate = lm, labels, calibrate
         self._bias: Tensor | None = None

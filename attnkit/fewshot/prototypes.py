@@ -21,7 +21,7 @@ class EmbeddingClassifier:
     """
 
     def __init__(self, lm, labels: LabelSet, *, temperature: float = 0.05) -> None:
-        if lm.cfg.task != "embedding":
+        if "embed" not in lm.verbs:
             raise ValueError(
                 f"prototype classification needs an embedding model, got a {lm.cfg.task!r} model"
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch.nn.functional as F
@@ -10,9 +12,9 @@ from torch import Tensor, nn
 from attnkit.attention.kv_cache import KVCache
 from attnkit.attention.shapes import value_range
 from attnkit.config.model import ModelConfig
+from attnkit.data.seq2seq import IGNORE_INDEX
 from attnkit.layers.norms import build_norm
 
-IGNORE_INDEX = -100
 """Target value that the loss skips (padding, prompt tokens)."""
 
 
@@ -116,3 +118,14 @@ def final_norm(cfg: ModelConfig) -> nn.Module:
     if cfg.norm_position == "pre":
         return build_norm(cfg.norm, cfg.d_model, cfg.norm_eps, bias=cfg.bias)
     return nn.Identity()
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode for the block, then back to the mode it was in (even on error)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

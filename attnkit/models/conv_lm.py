@@ -86,7 +86,7 @@ class ConvLanguageModel(AttnkitModel):
         return ModelOutput(hidden=x, logits=logits, loss=loss)
 
     def new_cache(self, *_: object, **__: object) -> None:
-        raise NotImplementedError(
+        raise ValueError(
             "the CNN language model is a baseline for training and scoring; it has no decoding cache. "
             "Use arch: transformer or lstm to generate text."
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from attnkit.attention.kv_cache import KVCache
+from attnkit.attention.kv_cache import KVCache, step_inputs
 from attnkit.attention.positional import RotaryEmbedding
 from attnkit.config.model import ModelConfig
 from attnkit.data import masks
@@ -41,7 +41,7 @@ class Decoder(AttnkitModel):
         self.cfg = cfg
         self.cross_attention = cross_attention
         self.embed = Embeddings.from_config(cfg)
-        rope = RotaryEmbedding.from_config(cfg)
+        rope = RotaryEmbedding.for_positions(cfg.positions, cfg.head_dim, cfg.rope_theta)
         self.layers = nn.ModuleList(
             DecoderBlock(cfg, cross_attention=cross_attention, rope=rope) for _ in range(cfg.n_layers)
         )
@@ -78,33 +78,9 @@ class Decoder(AttnkitModel):
         """
         if ids.dim() != 2:
             raise ValueError(f"expected ids of shape (B, T), got {tuple(ids.shape)}")
-        start = cache.length if cache is not None else 0
-        if cache is not None and cache.layers[0].k.shape[0] != ids.shape[0]:
-            raise ValueError(
-                f"cache batch {cache.layers[0].k.shape[0]} != ids batch {ids.shape[0]} {tuple(ids.shape)}"
-            )
-        slots = cache.slots if cache is not None else None
-        is_causal = slots is None
-        if slots is not None:
-            # Slot-addressed cache (attnkit.decode.graphs): positions are a device tensor and the
-            # keys are the whole buffer, so each query may see the keys at or before its slot.
-            if padding_mask is not None or positions is not None or slots.shape != (ids.shape[1],):
-                raise ValueError(
-                    f"a slot-addressed cache takes (B, T) ids with T = {slots.numel()} slots and no "
-                    "padding_mask or positions"
-                )
-            positions = slots
-            keys = torch.arange(cache.layers[0].max_len, device=ids.device)
-            mask = keys <= slots[:, None]  # (T, S), broadcast over batch and heads
-        elif positions is None:
-            positions = torch.arange(start, start + ids.shape[1], device=ids.device)
-        if padding_mask is not None and padding_mask.shape != (ids.shape[0], start + ids.shape[1]):
-            raise ValueError(
-                f"padding_mask {tuple(padding_mask.shape)} must be (B, cached + T) = "
-                f"{(ids.shape[0], start + ids.shape[1])}"
-            )
-        if slots is None:
-            mask = masks.expand_padding(padding_mask) if padding_mask is not None else None
+        # Where each token sits and what it may see: the cache knows (appending or slot-addressed).
+        step = cache.step_inputs if cache is not None else step_inputs
+        positions, mask, is_causal = step(ids, padding_mask, positions)
         ctx_mask = masks.expand_padding(context_mask) if context_mask is not None else None
         x = self.embed(ids, positions)  # (B, T) -> (B, T, C)
         for i, layer in enumerate(self.layers):

@@ -25,7 +25,7 @@ class Encoder(AttnkitModel):
         super().__init__()
         self.cfg = cfg
         self.embed = Embeddings.from_config(cfg)
-        rope = RotaryEmbedding.from_config(cfg)
+        rope = RotaryEmbedding.for_positions(cfg.positions, cfg.head_dim, cfg.rope_theta)
         self.layers = nn.ModuleList(EncoderBlock(cfg, rope=rope) for _ in range(cfg.n_layers))
         # Pre-norm leaves the residual stream unnormalised; post-norm blocks end normalised.
         self.norm = final_norm(cfg)

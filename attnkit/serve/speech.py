@@ -9,14 +9,14 @@ that is not a WAV file is a 415; a WAV the model cannot read (8-bit, empty) a 42
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 
 from attnkit.api import LoadedModel
 from attnkit.audio import wav_info
-from attnkit.serve.app import ApiError, ServeLimits
+from attnkit.serve.limits import ApiError
+from attnkit.serve.routes import call
 from attnkit.viz.payload import view_payload
 from attnkit.viz.streams import has_attention
 
@@ -26,66 +26,66 @@ _WAV_BODY = {
     "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
 }
 
-Call = Callable[[str, "str | None", Callable[[LoadedModel], Any]], Awaitable[dict[str, Any]]]
+
+async def read_upload(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes ``limit`` bytes, declared or counted."""
+    declared = request.headers.get("content-length")
+    too_big = f"this server accepts WAV uploads of at most {limit:,} bytes"
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"upload is {int(declared):,} bytes; {too_big}")
+    body = bytearray()
+    async for chunk in request.stream():  # stop reading as soon as the cap is passed
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"upload is over the limit; {too_big}")
+    if not body:
+        raise ApiError(422, "no audio: send the WAV file as the request body")
+    return bytes(body)
 
 
-def add_transcribe_route(app: FastAPI, call: Call, limits: ServeLimits) -> None:
-    """Register ``/api/transcribe`` on ``app``; ``call`` is the app's gated model runner."""
+async def transcribe(
+    request: Request,
+    model: str | None = None,
+    attention: bool = True,
+    beam: int | None = None,
+    split_on_silence: bool = False,
+) -> dict[str, Any]:
+    """Transcribe an uploaded WAV (speech models): POST the file's bytes as the body, with
+    ``?model=&attention=&beam=&split_on_silence=`` in the query. With attention, ``figure`` is
+    a PNG data URL of the spectrogram with the letters-by-time cross-attention under it. With
+    ``split_on_silence``, the recording is cut at its pauses and each piece transcribed on its
+    own (a one-word model reading a string of words); ``pieces`` gives their start and end in
+    seconds, and there is no figure (no one attention map spans the pieces)."""
+    limits = request.app.state.limits
+    data = await read_upload(request, limits.max_audio_bytes)
+    try:
+        channels, _, rate, n = wav_info(data)
+    except ValueError as e:
+        raise ApiError(415, str(e)) from None
+    if n / max(rate, 1) > limits.max_audio_seconds:
+        raise ApiError(413, f"recording is {n / rate:.1f} s; this server accepts at most "
+                            f"{limits.max_audio_seconds:g} s")  # fmt: skip
+    if beam is not None and not 1 <= beam <= 16:
+        raise ApiError(422, f"beam must be in 1..16, got {beam}")
+    dec = {"beam_size": beam} if beam else {}
 
-    async def read_upload(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        too_big = f"this server accepts WAV uploads of at most {limits.max_audio_bytes:,} bytes"
-        if declared is not None and declared.isdigit() and int(declared) > limits.max_audio_bytes:
-            raise ApiError(413, f"upload is {int(declared):,} bytes; {too_big}")
-        body = bytearray()
-        async for chunk in request.stream():  # stop reading as soon as the cap is passed
-            body += chunk
-            if len(body) > limits.max_audio_bytes:
-                raise ApiError(413, f"upload is over the limit; {too_big}")
-        if not body:
-            raise ApiError(422, "no audio: send the WAV file as the request body")
-        return bytes(body)
+    def run(lm: LoadedModel) -> dict[str, Any]:
+        if split_on_silence:
+            (pieces,) = lm.transcribe_pieces([data], **dec)
+            return {"output": " ".join(t for _, _, t in pieces), "attention": None, "figure": None,
+                    "pieces": [[round(a, 3), round(b, 3)] for a, b, _ in pieces]}  # fmt: skip
+        if not (attention and has_attention(lm.model)):
+            return {"output": lm.transcribe([data], **dec)[0], "attention": None, "figure": None}
+        from attnkit.viz.png import figure_png
+        from attnkit.viz.speech import inspect_speech, spectrogram_alignment_figure
 
-    @app.post("/api/transcribe", openapi_extra={"requestBody": _WAV_BODY})
-    async def transcribe(
-        request: Request,
-        model: str | None = None,
-        attention: bool = True,
-        beam: int | None = None,
-        split_on_silence: bool = False,
-    ) -> dict[str, Any]:
-        """Transcribe an uploaded WAV (speech checkpoints): POST the file's bytes as the body, with
-        ``?model=&attention=&beam=&split_on_silence=`` in the query. With attention, ``figure`` is
-        a PNG data URL of the spectrogram with the letters-by-time cross-attention under it. With
-        ``split_on_silence``, the recording is cut at its pauses and each piece transcribed on its
-        own (a one-word model reading a string of words); ``pieces`` gives their start and end in
-        seconds, and there is no figure (no one attention map spans the pieces)."""
-        data = await read_upload(request)
-        try:
-            channels, _, rate, n = wav_info(data)
-        except ValueError as e:
-            raise ApiError(415, str(e)) from None
-        if n / max(rate, 1) > limits.max_audio_seconds:
-            raise ApiError(413, f"recording is {n / rate:.1f} s; this server accepts at most "
-                                f"{limits.max_audio_seconds:g} s")  # fmt: skip
-        if beam is not None and not 1 <= beam <= 16:
-            raise ApiError(422, f"beam must be in 1..16, got {beam}")
-        dec = {"beam_size": beam} if beam else {}
+        view = inspect_speech(lm, data, name="uploaded audio", **dec)
+        fig = base64.b64encode(figure_png(spectrogram_alignment_figure(view))).decode()
+        return {"output": view.output, "attention": view_payload(view),
+                "figure": "data:image/png;base64," + fig}  # fmt: skip
 
-        def run(lm: LoadedModel) -> dict[str, Any]:
-            if split_on_silence:
-                (pieces,) = lm.transcribe_pieces([data], **dec)
-                return {"output": " ".join(t for _, _, t in pieces), "attention": None, "figure": None,
-                        "pieces": [[round(a, 3), round(b, 3)] for a, b, _ in pieces]}  # fmt: skip
-            if not (attention and has_attention(lm.model)):
-                return {"output": lm.transcribe([data], **dec)[0], "attention": None, "figure": None}
-            from attnkit.viz.png import figure_png
-            from attnkit.viz.speech import inspect_speech, spectrogram_alignment_figure
+    result = await call(request, "transcribe", model, run)
+    return {**result, "audio": {"seconds": round(n / rate, 3), "sample_rate": rate, "channels": channels}}
 
-            view = inspect_speech(lm, data, name="uploaded audio", **dec)
-            fig = base64.b64encode(figure_png(spectrogram_alignment_figure(view))).decode()
-            return {"output": view.output, "attention": view_payload(view),
-                    "figure": "data:image/png;base64," + fig}  # fmt: skip
 
-        result = await call("transcribe", model, run)
-        return {**result, "audio": {"seconds": round(n / rate, 3), "sample_rate": rate, "channels": channels}}
+TRANSCRIBE_OPENAPI = {"requestBody": _WAV_BODY}

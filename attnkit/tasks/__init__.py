@@ -1,18 +1,27 @@
-"""Tasks: what to train on and how to score it, on top of the model families."""
+"""Tasks: what to train on and how to score it, on top of the model families.
+
+:mod:`attnkit.tasks.registry` declares each task kind once (its Task class, verbs, predictor,
+attention view and evaluation report); everything above reads it.
+"""
 
 from attnkit.tasks.base import Task
 from attnkit.tasks.classify import ClassificationTask
 from attnkit.tasks.lm import LanguageModelingTask
+from attnkit.tasks.registry import TASKS, VERBS, TaskKind, Verb, get_task_kind, register_task, task_names
 from attnkit.tasks.seq2seq import Seq2SeqTask
 from attnkit.tasks.speech import SpeechTask
 
-TASKS = {
-    "lm": LanguageModelingTask,
-    "translation": Seq2SeqTask,
-    "summarization": Seq2SeqTask,
-    "dialogue": Seq2SeqTask,
-    "classification": ClassificationTask,
-    "speech": SpeechTask,
-}
-
-__all__ = ["TASKS", "ClassificationTask", "LanguageModelingTask", "Seq2SeqTask", "SpeechTask", "Task"]
+__all__ = [
+    "TASKS",
+    "VERBS",
+    "ClassificationTask",
+    "LanguageModelingTask",
+    "Seq2SeqTask",
+    "SpeechTask",
+    "Task",
+    "TaskKind",
+    "Verb",
+    "get_task_kind",
+    "register_task",
+    "task_names",
+]

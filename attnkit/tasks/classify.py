@@ -29,6 +29,7 @@ from attnkit.config.model import ModelConfig
 from attnkit.config.run import RunConfig
 from attnkit.data.datasets import hash_bucket, load_dataset
 from attnkit.data.seq2seq import pad_batch
+from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
 from attnkit.text import Tokenizer, build_tokenizer
 
@@ -154,40 +155,40 @@ class ClassificationTask:
     @torch.no_grad()
     def predict_proba(self, model: nn.Module, texts: list[str], batch_size: int = 64) -> Tensor:
         """``(N, K)`` class probabilities for ``texts``, in input order."""
-        was_training = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        ids = [self.encode(t) for t in texts]
-        out = torch.empty(len(ids), len(self.labels))
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            x = pad_batch([ids[i] for i in idx], self.tokenizer.pad_id).to(device)
-            out[idx] = torch.softmax(
-                model(x, padding_mask=x != self.tokenizer.pad_id).logits.float(), -1
-            ).cpu()
-        model.train(was_training)
+        with eval_mode(model):
+            device = next(model.parameters()).device
+            ids = [self.encode(t) for t in texts]
+            out = torch.empty(len(ids), len(self.labels))
+            order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+            for s in range(0, len(order), batch_size):
+                idx = order[s : s + batch_size]
+                x = pad_batch([ids[i] for i in idx], self.tokenizer.pad_id).to(device)
+                out[idx] = torch.softmax(
+                    model(x, padding_mask=x != self.tokenizer.pad_id).logits.float(), -1
+                ).cpu()
         return out
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str, batch_size: int, max_batches: int | None = None) -> dict:
-        was_training = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        ids, ys, order = self.split(split)
-        k = len(self.labels)
-        confusion = torch.zeros(k, k, dtype=torch.long)
-        total, n = 0.0, 0
-        for b, s in enumerate(range(0, len(order), batch_size)):
-            if max_batches is not None and b >= max_batches:
-                break
-            batch = {key: v.to(device) for key, v in self._batch(ids, ys, order[s : s + batch_size]).items()}
-            logits = model(batch["ids"], padding_mask=batch["ids"] != self.tokenizer.pad_id).logits.float()
-            total += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
-            n += len(batch["labels"])
-            pred = logits.argmax(-1).cpu()
-            confusion.index_put_((batch["labels"].cpu(), pred), torch.ones_like(pred), accumulate=True)
-        model.train(was_training)
+        with eval_mode(model):
+            device = next(model.parameters()).device
+            ids, ys, order = self.split(split)
+            k = len(self.labels)
+            confusion = torch.zeros(k, k, dtype=torch.long)
+            total, n = 0.0, 0
+            for b, s in enumerate(range(0, len(order), batch_size)):
+                if max_batches is not None and b >= max_batches:
+                    break
+                batch = {
+                    key: v.to(device) for key, v in self._batch(ids, ys, order[s : s + batch_size]).items()
+                }
+                logits = model(
+                    batch["ids"], padding_mask=batch["ids"] != self.tokenizer.pad_id
+                ).logits.float()
+                total += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
+                n += len(batch["labels"])
+                pred = logits.argmax(-1).cpu()
+                confusion.index_put_((batch["labels"].cpu(), pred), torch.ones_like(pred), accumulate=True)
         loss = total / max(n, 1)
         cm = confusion.tolist()
         return {

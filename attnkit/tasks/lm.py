@@ -19,6 +19,8 @@ from attnkit.config.model import ModelConfig
 from attnkit.config.run import DataConfig, RunConfig
 from attnkit.data.datasets import Splits, load_dataset, load_text_files
 from attnkit.data.lm import TokenStream
+from attnkit.data.seq2seq import IGNORE_INDEX
+from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
 from attnkit.text import Tokenizer, build_tokenizer
 
@@ -72,29 +74,27 @@ class LanguageModelingTask:
         loss = F.cross_entropy(
             logits.flatten(0, 1).float(),  # (B, T, V) -> (B*T, V)
             batch["y"].flatten(),
-            ignore_index=-100,
+            ignore_index=IGNORE_INDEX,
             label_smoothing=label_smoothing,
         )
-        return loss, int((batch["y"] != -100).sum())
+        return loss, int((batch["y"] != IGNORE_INDEX).sum())
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str, batch_size: int, max_batches: int | None = None) -> dict:
         """Summed (not averaged per batch) cross-entropy, so short last windows weigh correctly."""
-        was_training = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        total, count = 0.0, 0
-        stream = self.stream(split)
-        for i, (x, y) in enumerate(stream.eval_batches(batch_size, self.cfg.data.seq_len)):
-            if max_batches is not None and i >= max_batches:
-                break
-            x, y = x.to(device), y.to(device)
-            logits = model(x).logits
-            total += F.cross_entropy(
-                logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100, reduction="sum"
-            ).item()
-            count += int((y != -100).sum())
-        model.train(was_training)
+        with eval_mode(model):
+            device = next(model.parameters()).device
+            total, count = 0.0, 0
+            stream = self.stream(split)
+            for i, (x, y) in enumerate(stream.eval_batches(batch_size, self.cfg.data.seq_len)):
+                if max_batches is not None and i >= max_batches:
+                    break
+                x, y = x.to(device), y.to(device)
+                logits = model(x).logits
+                total += F.cross_entropy(
+                    logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
+                ).item()
+                count += int((y != IGNORE_INDEX).sum())
         loss = total / max(count, 1)
         chars = len(self.splits[split]) * count / max(len(stream) - 1, 1)  # chars covered
         return {

@@ -31,9 +31,11 @@ from attnkit.config.model import ModelConfig
 from attnkit.config.run import DataConfig, RunConfig
 from attnkit.data.datasets import load_dataset, load_pair_files
 from attnkit.data.pair_datasets import dialogue_pairs
-from attnkit.data.seq2seq import IGNORE, PairData
+from attnkit.data.seq2seq import IGNORE_INDEX, PairData
 from attnkit.metrics import dialogue_scores, rouge_scores, translation_scores
+from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
+from attnkit.tasks.registry import get_task_kind
 from attnkit.text import BPETokenizer, PairTokenizer, Tokenizer, build_tokenizer, has_cjk
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,8 @@ def vocab_report(tok: Tokenizer, texts: list[str], side: str) -> dict:
 
 
 class Seq2SeqTask:
-    """Source -> target with an encoder-decoder; metrics by ``cfg.task``."""
+    """Source -> target with an encoder-decoder; the metrics and whether the data are whole
+    dialogues come from the task's registry entry (``options``)."""
 
     family = "seq2seq"
 
@@ -87,11 +90,13 @@ class Seq2SeqTask:
         self.cfg = cfg
         d = cfg.data
         tables = splits if splits is not None else load_pairs(d)
+        options = get_task_kind(cfg.task).options
+        self.metrics, dialogues = options.get("metrics", "translation"), options.get("dialogues", False)
         if "turns" in tables["train"]:
-            if cfg.task != "dialogue":
+            if not dialogues:
                 raise ValueError(f"dataset {d.dataset!r} holds whole dialogues; use task: dialogue")
             tables = {s: dialogue_pairs(t["turns"], d.context_turns) for s, t in tables.items()}
-        elif cfg.task == "dialogue" and splits is None and d.dataset is not None:
+        elif dialogues and splits is None and d.dataset is not None:
             raise ValueError(
                 f"task: dialogue needs a dialogue dataset such as dailydialog, got {d.dataset!r}"
             )
@@ -170,29 +175,30 @@ class Seq2SeqTask:
         loss = F.cross_entropy(
             logits.flatten(0, 1).float(),  # (B, T, V) -> (B*T, V)
             batch["tgt_out"].flatten(),
-            ignore_index=IGNORE,
+            ignore_index=IGNORE_INDEX,
             label_smoothing=label_smoothing,
         )
-        return loss, int((batch["tgt_out"] != IGNORE).sum())
+        return loss, int((batch["tgt_out"] != IGNORE_INDEX).sum())
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str, batch_size: int, max_batches: int | None = None) -> dict:
         """Teacher-forced cross-entropy per target token, summed over the split."""
-        was_training = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        total, count = 0.0, 0
-        for i, (_, batch) in enumerate(self.split(split).eval_batches(batch_size)):
-            if max_batches is not None and i >= max_batches:
-                break
-            batch = {k: v.to(device) for k, v in batch.items()}
-            src_mask = batch["src"] != self.tokenizer.pad_id
-            logits = model(batch["src"], batch["tgt_in"], src_mask=src_mask).logits
-            total += F.cross_entropy(
-                logits.flatten(0, 1).float(), batch["tgt_out"].flatten(), ignore_index=IGNORE, reduction="sum"
-            ).item()
-            count += int((batch["tgt_out"] != IGNORE).sum())
-        model.train(was_training)
+        with eval_mode(model):
+            device = next(model.parameters()).device
+            total, count = 0.0, 0
+            for i, (_, batch) in enumerate(self.split(split).eval_batches(batch_size)):
+                if max_batches is not None and i >= max_batches:
+                    break
+                batch = {k: v.to(device) for k, v in batch.items()}
+                src_mask = batch["src"] != self.tokenizer.pad_id
+                logits = model(batch["src"], batch["tgt_in"], src_mask=src_mask).logits
+                total += F.cross_entropy(
+                    logits.flatten(0, 1).float(),
+                    batch["tgt_out"].flatten(),
+                    ignore_index=IGNORE_INDEX,
+                    reduction="sum",
+                ).item()
+                count += int((batch["tgt_out"] != IGNORE_INDEX).sum())
         loss = total / max(count, 1)
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": count, "unit": "target token"}
 
@@ -206,8 +212,8 @@ class Seq2SeqTask:
         # Always the original references: a lowercasing run is not scored against lowercased
         # text in the cased metrics (bleu_lc_tok and ROUGE are case-blind anyway).
         refs = self.refs[split][: len(hyps)]
-        if self.cfg.task == "summarization":
+        if self.metrics == "rouge":
             return rouge_scores(hyps, refs, self.target_lang)
-        if self.cfg.task == "dialogue":
+        if self.metrics == "dialogue":
             return dialogue_scores(hyps, refs)
         return translation_scores(hyps, refs, self.target_lang)

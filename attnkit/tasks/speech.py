@@ -38,9 +38,10 @@ from attnkit.config.model import ModelConfig
 from attnkit.config.run import DataConfig, RunConfig
 from attnkit.data.audio_batches import draw_string, join_waveforms, pad_frames
 from attnkit.data.datasets import load_dataset
-from attnkit.data.seq2seq import IGNORE, teacher_forcing
+from attnkit.data.seq2seq import IGNORE_INDEX, teacher_forcing
 from attnkit.data.speech_datasets import hold_out_recordings, load_speech_files, speaker_split
 from attnkit.metrics import asr_scores
+from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
 from attnkit.text import CharTokenizer, Tokenizer
 
@@ -94,7 +95,10 @@ class SpeechTask:
                 f"data.noise_snr_db={d.noise_snr_db} is not a number of dB; "
                 "give e.g. 20, or null for clean audio"
             )
-        if cfg.model.arch == "logreg" and self.strings:
+        # The logreg baseline picks one of the training words per recording (a classifier); every
+        # other arch spells its transcript character by character.
+        self.whole_words = cfg.model.arch == "logreg"
+        if self.whole_words and self.strings:
             raise ValueError(
                 "the logreg baseline labels single recordings (data.max_words: 1); digit strings "
                 "need arch: transformer"
@@ -190,8 +194,10 @@ class SpeechTask:
     def _batch(self, feats: list[Tensor], texts: list[str]) -> Batch:
         x, mask = pad_frames(feats)
         batch = {"feats": x, "feat_mask": mask}
-        if self.cfg.model.arch == "logreg":
-            batch["label"] = torch.tensor([self.labels.index(t) if t in self.labels else -100 for t in texts])
+        if self.whole_words:
+            batch["label"] = torch.tensor(
+                [self.labels.index(t) if t in self.labels else IGNORE_INDEX for t in texts]
+            )
             return batch
         tok = self.tokenizer
         tgt = [[tok.bos_id, *tok.encode(t), tok.eos_id] for t in texts]
@@ -247,46 +253,46 @@ class SpeechTask:
         )  # fmt: skip
 
     def _logits(self, model: nn.Module, batch: Batch) -> Tensor:
-        if self.cfg.model.arch == "logreg":
+        if self.whole_words:
             return model(batch["feats"], batch["feat_mask"])  # (B, K)
         return model(batch["feats"], batch["tgt_in"], src_mask=batch["feat_mask"]).logits  # (B, U, V)
 
     def _targets(self, batch: Batch) -> Tensor:
-        return batch["label"] if self.cfg.model.arch == "logreg" else batch["tgt_out"]
+        return batch["label"] if self.whole_words else batch["tgt_out"]
 
     def loss(self, model: nn.Module, batch: Batch, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
         logits, y = self._logits(model, batch), self._targets(batch)
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(),  # (B, U, V) -> (B*U, V); (B, K) stays
             y.reshape(-1),
-            ignore_index=IGNORE,
+            ignore_index=IGNORE_INDEX,
             label_smoothing=label_smoothing,
         )
-        return loss, int((y != IGNORE).sum())
+        return loss, int((y != IGNORE_INDEX).sum())
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str, batch_size: int, max_batches: int | None = None) -> dict:
         """Teacher-forced cross-entropy per target character (per recording for ``logreg``)."""
-        was_training = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        feats, texts = self.examples(split)
-        total, count, right = 0.0, 0, 0
-        for i, s in enumerate(range(0, len(feats), batch_size)):
-            if max_batches is not None and i >= max_batches:
-                break
-            batch = {
-                k: v.to(device)
-                for k, v in self._batch(feats[s : s + batch_size], texts[s : s + batch_size]).items()
-            }
-            logits, y = self._logits(model, batch), self._targets(batch)
-            flat = logits.reshape(-1, logits.shape[-1]).float()
-            total += F.cross_entropy(flat, y.reshape(-1), ignore_index=IGNORE, reduction="sum").item()
-            count += int((y != IGNORE).sum())
-            right += int((flat.argmax(-1) == y.reshape(-1)).sum())
-        model.train(was_training)
+        with eval_mode(model):
+            device = next(model.parameters()).device
+            feats, texts = self.examples(split)
+            total, count, right = 0.0, 0, 0
+            for i, s in enumerate(range(0, len(feats), batch_size)):
+                if max_batches is not None and i >= max_batches:
+                    break
+                batch = {
+                    k: v.to(device)
+                    for k, v in self._batch(feats[s : s + batch_size], texts[s : s + batch_size]).items()
+                }
+                logits, y = self._logits(model, batch), self._targets(batch)
+                flat = logits.reshape(-1, logits.shape[-1]).float()
+                total += F.cross_entropy(
+                    flat, y.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
+                ).item()
+                count += int((y != IGNORE_INDEX).sum())
+                right += int((flat.argmax(-1) == y.reshape(-1)).sum())
         loss = total / max(count, 1)
-        unit = "recording" if self.cfg.model.arch == "logreg" else "character"
+        unit = "recording" if self.whole_words else "character"
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "token_accuracy": right / max(count, 1),
                 "tokens": count, "unit": unit}  # fmt: skip
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from attnkit.config.base import save_yaml
@@ -126,6 +126,35 @@ class Trainer:
         bs = max(1, self.tc.batch_size // self.dist.world)
         return self.task.evaluate(self.model, split, bs, self.tc.eval_batches)
 
+    def _wrapped_model(self) -> nn.Module:
+        """The model the steps run: compiled and/or DDP-wrapped as the config asks."""
+        train_model: nn.Module = self.model
+        if self.tc.compile:
+            train_model = torch.compile(train_model)
+        if self.dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            train_model = DDP(train_model, device_ids=ids)
+        return train_model
+
+    def _log_train(self, bar: tqdm, loss_sum: Tensor, lr: float, tps: float, elapsed: float) -> None:
+        loss_v = mean_across(loss_sum, self.dist).item()
+        self._log({"kind": "train", "step": self.step, "loss": loss_v, "lr": lr, "tokens_per_s": tps,
+                   "elapsed_s": elapsed})  # fmt: skip
+        bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}", tok_s=f"{tps:,.0f}")
+
+    def _after_eval(self, bar: tqdm, result: dict, stop: int, elapsed: float, first_step: int) -> int:
+        """Report an evaluation and fit the schedule to the time budget; returns the new stop step."""
+        ppl = f" (ppl {result['ppl']:.2f} per {result.get('unit', 'token')})" if "ppl" in result else ""
+        bar.write(f"step {self.step}: valid loss {result['loss']:.4f}{ppl}")
+        if self._fit_schedule(elapsed, self.step - first_step):
+            stop = min(stop, self.schedule_steps)
+            bar.total = self.schedule_steps
+            bar.write(f"schedule fitted to the {self.tc.max_minutes} min budget: {self.schedule_steps} "
+                      f"steps (max_steps {self.tc.max_steps})")  # fmt: skip
+        return stop
+
     def fit(self, until_step: int | None = None) -> dict:
         """Train to ``max_steps`` (or ``until_step``, or the time budget). Returns the last eval.
 
@@ -136,15 +165,7 @@ class Trainer:
         if self.dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
             save_yaml(self.cfg, out / "config.yaml")
-        train_model: nn.Module = self.model
-        if tc.compile:
-            train_model = torch.compile(train_model)
-        if self.dist.world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            train_model = DDP(
-                train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
+        train_model = self._wrapped_model()
         stop = min(tc.max_steps, until_step or tc.max_steps, self.schedule_steps or tc.max_steps)
         bar = tqdm(
             total=self.schedule_steps or tc.max_steps,
@@ -174,33 +195,11 @@ class Trainer:
                 )
                 if self.step % tc.log_every == 0 or self.step == stop or time_up:
                     now = time.perf_counter()
-                    tps = tokens_since / max(now - t_since, 1e-9)
+                    self._log_train(bar, loss_sum, lr, tokens_since / max(now - t_since, 1e-9), now - t_start)
                     tokens_since, t_since = 0, now
-                    loss_v = mean_across(loss_sum, self.dist).item()
-                    self._log(
-                        {
-                            "kind": "train",
-                            "step": self.step,
-                            "loss": loss_v,
-                            "lr": lr,
-                            "tokens_per_s": tps,
-                            "elapsed_s": now - t_start,
-                        }
-                    )
-                    bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}", tok_s=f"{tps:,.0f}")
                 if self.step % tc.eval_every == 0 or self.step == stop or time_up:
                     last_eval = self._eval_and_save()
-                    bar.write(
-                        f"step {self.step}: valid loss {last_eval['loss']:.4f} "
-                        f"(ppl {last_eval['ppl']:.2f} per {last_eval.get('unit', 'token')})"
-                    )
-                    if self._fit_schedule(time.perf_counter() - t_start, self.step - first_step):
-                        stop = min(stop, self.schedule_steps)
-                        bar.total = self.schedule_steps
-                        bar.write(
-                            f"schedule fitted to the {tc.max_minutes} min budget: {self.schedule_steps} "
-                            f"steps (max_steps {tc.max_steps})"
-                        )
+                    stop = self._after_eval(bar, last_eval, stop, time.perf_counter() - t_start, first_step)
                     if tc.early_stopping is not None and self.bad_evals >= tc.early_stopping:
                         bar.write(f"early stopping: no improvement in {self.bad_evals} evaluations")
                         break

@@ -70,7 +70,7 @@ def export_view(
             png.heatmap(align, c.queries, c.keys, out / "alignment.png",
                         title=f"alignment: cross-attention, layer {c.layers[-1]}, mean of heads")
         )  # fmt: skip
-        if view.task == "speech":  # letters over the spectrogram; frame "links" say little
+        if "spectrogram" in view.meta:  # speech: letters over the spectrogram; frame "links" say little
             from attnkit.viz.speech import spectrogram_alignment_png
 
             written.append(spectrogram_alignment_png(view, out / "spectrogram_alignment.png"))

@@ -25,16 +25,6 @@ from attnkit.viz.rollout import attention_rollout
 from attnkit.viz.streams import AttentionStream, capture_streams
 from attnkit.viz.tokens import token_labels
 
-TASK_VERBS = {
-    "lm": "generate",
-    "translation": "translate",
-    "summarization": "summarize",
-    "dialogue": "chat",
-    "classification": "classify",
-    "embedding": "embed",
-    "speech": "transcribe",
-}
-
 
 @dataclass
 class AttentionView:
@@ -66,9 +56,9 @@ class AttentionView:
 
 def _layer_counts(lm: LoadedModel) -> dict[str, int]:
     m = lm.cfg.model
-    if lm.is_seq2seq:
+    if lm.kind.family == "seq2seq":
         return {"encoder": m.n_encoder_layers or m.n_layers, "decoder": m.n_layers, "cross": m.n_layers}
-    return {"encoder" if lm.cfg.task in ("classification", "embedding") else "decoder": m.n_layers}
+    return {"decoder" if lm.kind.family == "decoder" else "encoder": m.n_layers}
 
 
 def _check_len(n: int, limit: int, what: str, knob: str) -> None:
@@ -76,17 +66,29 @@ def _check_len(n: int, limit: int, what: str, knob: str) -> None:
         raise ValueError(f"{what} is {n} tokens; this model takes at most {limit} ({knob})")
 
 
+def _need_text(text: str | None) -> str:
+    if not text or not text.strip():
+        raise ValueError("the input text is empty")
+    return text
+
+
+def _meta(lm: LoadedModel, **more: Any) -> dict[str, Any]:
+    return {"n_layers": _layer_counts(lm), "checkpoint": str(lm.path), **more}
+
+
 def inspect_attention(
     lm: LoadedModel,
     text: str | None = None,
     *,
     history: Sequence[str] | None = None,
+    audio: Any = None,
     max_new_tokens: int = 0,
     layers: Sequence[int] | None = None,
     heads: Sequence[int] | None = None,
     **decode: Any,
 ) -> AttentionView:
-    """The task's output for ``text`` (or ``history`` for dialogue) and its attention maps.
+    """The task's output for ``text`` (``history`` for a conversation, ``audio`` for speech) and
+    its attention maps, by the inspector the task's registry entry names.
 
     Args:
         text: the prompt (LM), source (translation/summarization), text to classify, or for
@@ -98,86 +100,119 @@ def inspect_attention(
     Raises:
         ValueError: empty or over-long input, a model without attention, or a bad selection.
     """
-    task = lm.cfg.task
-    if task == "lm" and history and lm.chat_format:  # an instruction-tuned LM answering a chat
+    inspect = lm.kind.resolve("inspect")
+    if inspect is None:
+        raise ValueError(f"no attention view for task {lm.cfg.task!r}")
+    sel = {"layers": layers, "heads": heads}
+    kw = {"text": text, "history": history, "audio": audio, "max_new_tokens": max_new_tokens}
+    return inspect(lm, **kw, **sel, **decode)
+
+
+def inspect_lm(
+    lm: LoadedModel,
+    *,
+    text=None,
+    history=None,
+    audio=None,
+    max_new_tokens=0,
+    layers=None,
+    heads=None,
+    **decode,
+) -> AttentionView:
+    """A decoder's prompt and continuation (an instruction-tuned LM's chat reply when ``history``
+    is given), over exactly the tokens the model read and wrote (no re-tokenizing)."""
+    if history:
         prompt = lm.chat_prompt(history)
-        view = inspect_attention(
-            lm, prompt, max_new_tokens=max_new_tokens or 128, layers=layers, heads=heads, **decode
-        )
+        view = inspect_lm(lm, text=prompt, max_new_tokens=max_new_tokens or 128, layers=layers, heads=heads,
+                          **decode)  # fmt: skip
         view.input, view.output = "\n".join(history), view.output.strip()
         view.meta["prompt"] = prompt
         return view
-    if task == "dialogue":
+    tok, device = lm.tokenizer, next(lm.model.parameters()).device
+    ids = tok.encode(_need_text(text)) or [tok.bos_id]
+    meta = _meta(lm, prompt_tokens=len(ids))
+    new: list[int] = []
+    if max_new_tokens > 0:
+        cfg = dataclasses.replace(lm.cfg.decode, max_new_tokens=max_new_tokens, **decode)
+        for nxt in generate_ids(lm.model, torch.tensor([ids], device=device), cfg, stop_ids=(tok.eos_id,)):
+            if int(nxt[0]) == tok.eos_id:
+                break
+            new.append(int(nxt[0]))
+    ids = ids + new
+    limit = lm.cfg.model.max_seq_len
+    if len(ids) > limit:  # generation slides its window the same way: show the last one
+        meta["shown_from_token"] = len(ids) - limit
+        ids = ids[-limit:]
+    meta["ids"] = ids
+    streams = capture_streams(lm.model, torch.tensor([ids], device=device), layers=layers, heads=heads)
+    streams["decoder"].queries = streams["decoder"].keys = token_labels(tok, ids)
+    return AttentionView(lm.cfg.task, text, tok.decode(new), streams, meta)
+
+
+def inspect_encoder(
+    lm: LoadedModel,
+    *,
+    text=None,
+    history=None,
+    audio=None,
+    max_new_tokens=0,
+    layers=None,
+    heads=None,
+    **decode,
+) -> AttentionView:
+    """An encoder's self-attention over the text it read, with the task's main output
+    (a classifier's labels, an embedding model's vector)."""
+    text = _need_text(text)
+    ids = lm.predictor.encode(text)
+    _check_len(len(ids), lm.cfg.model.max_seq_len, "the text", "the model's position table")
+    if lm.kind.main_verb == "embed":
+        e = lm.embed([text])[0]
+        output: Any = {"dim": int(e.numel()), "embedding": [round(float(x), 5) for x in e]}
+    else:
+        output = lm.classify([text])[0]
+    device = next(lm.model.parameters()).device
+    streams = capture_streams(lm.model, torch.tensor([ids], device=device), layers=layers, heads=heads)
+    streams["encoder"].queries = streams["encoder"].keys = token_labels(lm.tokenizer, ids)
+    return AttentionView(lm.cfg.task, text, output, streams, _meta(lm))
+
+
+def inspect_seq2seq(
+    lm: LoadedModel,
+    *,
+    text=None,
+    history=None,
+    audio=None,
+    max_new_tokens=0,
+    layers=None,
+    heads=None,
+    **decode,
+) -> AttentionView:
+    """Source, output, and the encoder, decoder and cross streams of the teacher-forced pass
+    over the model's own output. A dialogue model reads ``history`` (or ``text`` as one turn)."""
+    from attnkit.decode.seq2seq import encode_sources
+
+    if hasattr(lm.predictor, "context"):  # a dialogue model: the conversation is the input
         turns = list(history) if history else ([text] if text else [])
         if not turns or not all(t.strip() for t in turns):
             raise ValueError("dialogue needs at least one non-empty turn")
-        text = "\n".join(turns)
-    elif not text or not text.strip():
-        raise ValueError("the input text is empty")
-    tok = lm.tokenizer
-    device = next(lm.model.parameters()).device
-    meta: dict[str, Any] = {"n_layers": _layer_counts(lm), "checkpoint": str(lm.path)}
-    sel = {"layers": layers, "heads": heads}
-    if task == "lm":
-        # The view covers exactly the tokens the model read and wrote (no re-tokenizing).
-        ids = tok.encode(text) or [tok.bos_id]
-        meta["prompt_tokens"] = len(ids)
-        new: list[int] = []
-        if max_new_tokens > 0:
-            cfg = dataclasses.replace(lm.cfg.decode, max_new_tokens=max_new_tokens, **decode)
-            for nxt in generate_ids(
-                lm.model, torch.tensor([ids], device=device), cfg, stop_ids=(tok.eos_id,)
-            ):
-                if int(nxt[0]) == tok.eos_id:
-                    break
-                new.append(int(nxt[0]))
-        output = tok.decode(new)
-        ids = ids + new
-        limit = lm.cfg.model.max_seq_len
-        if len(ids) > limit:  # generation slides its window the same way: show the last one
-            meta["shown_from_token"] = len(ids) - limit
-            ids = ids[-limit:]
-        meta["ids"] = ids
-        streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
-        labels = token_labels(tok, ids)
-        streams["decoder"].queries = streams["decoder"].keys = labels
-    elif task == "embedding":
-        ids = tok.encode(text, add_bos=True, add_eos=True)
-        _check_len(len(ids), lm.cfg.model.max_seq_len, "the text", "the model's position table")
-        e = lm.embed([text])[0]
-        output = {"dim": int(e.numel()), "embedding": [round(float(x), 5) for x in e]}
-        streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
-        streams["encoder"].queries = streams["encoder"].keys = token_labels(tok, ids)
-    elif task == "classification":
-        from attnkit.tasks.classify import ClassificationTask
-
-        ids = ClassificationTask.for_inference(lm.cfg, tok).encode(text)
-        output = lm.classify([text])[0]
-        streams = capture_streams(lm.model, torch.tensor([ids], device=device), **sel)
-        streams["encoder"].queries = streams["encoder"].keys = token_labels(tok, ids)
-    elif lm.is_seq2seq:
-        from attnkit.data.pair_datasets import dialogue_context
-        from attnkit.decode.seq2seq import encode_sources
-
-        source = dialogue_context(turns, lm.cfg.data.context_turns) if task == "dialogue" else text
-        src = encode_sources(tok, [source], lm.cfg.data)[0]
-        output = lm.transduce([source], **decode)[0]
-        out_ids = tok.encode(output.lower() if lm.cfg.data.lowercase else output)
-        tgt_in, tgt_out = [tok.bos_id, *out_ids], [*out_ids, tok.eos_id]
-        _check_len(len(tgt_in), lm.cfg.model.max_seq_len, "the output", "model.max_seq_len")
-        streams = capture_streams(
-            lm.model, torch.tensor([src], device=device), torch.tensor([tgt_in], device=device), **sel
-        )
-        src_labels = token_labels(tok.src, src)
-        in_labels, out_labels = token_labels(tok, tgt_in), token_labels(tok, tgt_out)
-        for name, (q, k) in {
-            "encoder": (src_labels, src_labels),
-            "decoder": (in_labels, in_labels),
-            "cross": (out_labels, src_labels),
-        }.items():
-            if name in streams:
-                streams[name].queries, streams[name].keys = q, k
-        meta["source"] = source
+        text, source = "\n".join(turns), lm.predictor.context(turns)
     else:
-        raise ValueError(f"no attention view for task {task!r}")
-    return AttentionView(task, text, output, streams, meta)
+        text = source = _need_text(text)
+    tok, device = lm.tokenizer, next(lm.model.parameters()).device
+    src = encode_sources(tok, [source], lm.cfg.data)[0]
+    output = lm.transduce([source], **decode)[0]
+    out_ids = tok.encode(output.lower() if lm.cfg.data.lowercase else output)
+    tgt_in, tgt_out = [tok.bos_id, *out_ids], [*out_ids, tok.eos_id]
+    _check_len(len(tgt_in), lm.cfg.model.max_seq_len, "the output", "model.max_seq_len")
+    streams = capture_streams(
+        lm.model, torch.tensor([src], device=device), torch.tensor([tgt_in], device=device),
+        layers=layers, heads=heads,
+    )  # fmt: skip
+    src_labels = token_labels(tok.src, src)
+    in_labels, out_labels = token_labels(tok, tgt_in), token_labels(tok, tgt_out)
+    labels = {"encoder": (src_labels, src_labels), "decoder": (in_labels, in_labels),
+              "cross": (out_labels, src_labels)}  # fmt: skip
+    for name, (q, k) in labels.items():
+        if name in streams:
+            streams[name].queries, streams[name].keys = q, k
+    return AttentionView(lm.cfg.task, text, output, streams, _meta(lm, source=source))

@@ -36,8 +36,7 @@ def inspect_speech(
     **decode: Any,
 ) -> AttentionView:
     """Transcript of ``audio`` (a WAV path, its bytes, or ``(N,)`` samples) and its attention streams."""
-    if lm.cfg.task != "speech":
-        raise ValueError(f"this is a {lm.cfg.task!r} checkpoint; speech attention views need task: speech")
+    lm.require("transcribe")
     if lm.cfg.model.arch != "transformer":
         raise ValueError(
             f"this speech checkpoint is the {lm.cfg.model.arch!r} baseline, which has no attention to show; "
@@ -73,6 +72,23 @@ def inspect_speech(
     }
     label = name or (Path(audio).name if isinstance(audio, str | Path) else "audio")
     return AttentionView("speech", label, output, streams, meta)
+
+
+def inspect_audio(
+    lm: LoadedModel,
+    *,
+    text=None,
+    history=None,
+    audio=None,
+    max_new_tokens=0,
+    layers=None,
+    heads=None,
+    **decode,
+) -> AttentionView:
+    """The registry's inspector for speech: :func:`inspect_speech` on ``audio``."""
+    if audio is None:
+        raise ValueError("a speech model's attention view needs audio: a WAV file or its bytes")
+    return inspect_speech(lm, audio, layers=layers, heads=heads, **decode)
 
 
 def spectrogram_alignment_png(view: AttentionView, path: str | Path) -> Path:

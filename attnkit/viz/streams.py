@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.attention.capture import capture_attention
+from attnkit.models.base import eval_mode
 from attnkit.models.decoder import Decoder
 from attnkit.models.rnn_seq2seq import AdditiveAttention
 
@@ -112,15 +113,9 @@ def capture_streams(
         arch = getattr(getattr(model, "cfg", None), "arch", type(model).__name__)
         raise ValueError(f"this model ({arch}) has no attention layers to show; use a Transformer checkpoint")
     head_ids = check_selection(model, heads)
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_attention(
-            model, layers=list(layers) if layers is not None else None, heads=head_ids
-        ) as cap:
-            model(*inputs, **kwargs)
-    finally:
-        model.train(was_training)
+    sel = list(layers) if layers is not None else None
+    with eval_mode(model), capture_attention(model, layers=sel, heads=head_ids) as cap:
+        model(*inputs, **kwargs)
     if not cap.records:
         raise ValueError(f"layers={layers} selects no attention layer that ran")
     bare = "decoder" if isinstance(model, Decoder) else "encoder"  # a model that is one stack
@@ -150,13 +145,11 @@ def _additive_streams(model, module, inputs, kwargs, layers, heads) -> dict[str,
         raise ValueError("this GRU model has one attention (layer 0, head 0); drop --layers/--heads")
     rows: list[Tensor] = []
     handle = module.register_forward_hook(lambda m, args, out: rows.append(out[1].detach()))
-    was_training = model.training
-    model.eval()
     try:
-        model(*inputs, **kwargs)
+        with eval_mode(model):
+            model(*inputs, **kwargs)
     finally:
         handle.remove()
-        model.train(was_training)
     w = torch.stack(rows, dim=1)  # T x (B, S) -> (B, T, S)
     return {"cross": AttentionStream("cross", w[None, :, None], [0], [0])}  # (B, T, S) -> (1, B, 1, T, S)
 

@@ -30,7 +30,7 @@ def test_fixed_tables_are_not_saved_but_learned_positions_are():
 
 def test_rope_frequencies_by_hand():
     rope = RotaryEmbedding(8)
-    assert rope.inv_freq.tolist() == pytest.approx([1.0, 10000 ** -0.25, 10000 ** -0.5, 10000 ** -0.75])
+    assert rope.inv_freq.tolist() == pytest.approx([1.0, 10000**-0.25, 10000**-0.5, 10000**-0.75])
     assert RotaryEmbedding(4, theta=100.0).inv_freq.tolist() == pytest.approx([1.0, 0.1])
 
 
@@ -48,7 +48,6 @@ def test_out_of_range_positions_are_refused_in_full(module, what):
 
 def test_position_modules_by_name_and_from_config():
     from attnkit.attention.positional import position_table
-    from attnkit.config import ModelConfig
 
     assert isinstance(position_table("sinusoidal", 4, 8), SinusoidalPositions)
     assert isinstance(position_table("learned", 4, 8), LearnedPositions)
@@ -56,6 +55,6 @@ def test_position_modules_by_name_and_from_config():
     with pytest.raises(ValueError) as err:
         position_table("alibi", 4, 8)
     assert str(err.value) == "unknown positions 'alibi'; choose sinusoidal, learned, rope, none"
-    rope = RotaryEmbedding.from_config(ModelConfig(positions="rope", d_model=32, n_heads=4, rope_theta=500.0))
+    rope = RotaryEmbedding.for_positions("rope", 8, 500.0)
     assert rope.inv_freq.tolist() == pytest.approx([500.0 ** (-i / 8) for i in range(0, 8, 2)])
-    assert RotaryEmbedding.from_config(ModelConfig(positions="learned", d_model=32, n_heads=4)) is None
+    assert RotaryEmbedding.for_positions("learned", 8) is None

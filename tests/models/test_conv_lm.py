@@ -55,7 +55,7 @@ def test_errors_name_the_problem():
         m(torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="out of range"):
         m(torch.full((1, 4), 25))
-    with pytest.raises(NotImplementedError, match="no decoding cache"):
+    with pytest.raises(ValueError, match="no decoding cache"):
         m.new_cache(1, 8)
     with pytest.raises(ValueError, match="conv_kernel must be positive"):
         ModelConfig(arch="cnn", conv_kernel=0)
