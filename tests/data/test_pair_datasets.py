@@ -12,7 +12,7 @@ import pytest
 from attnkit.data import sources
 from attnkit.data.datasets import load_dataset, load_pair_files
 from attnkit.data.pair_datasets import tatoeba_split_of
-from attnkit.data.seq2seq import IGNORE, PairData, make_batch
+from attnkit.data.seq2seq import IGNORE_INDEX, PairData, make_batch
 from attnkit.data.sources import RemoteFile, fetch
 
 
@@ -96,7 +96,7 @@ def test_make_batch_teacher_forcing_layout():
     b = make_batch([[5, 6, 3], [7, 3]], [[2, 8, 9, 3], [2, 10, 3]], pad_id=0)
     assert b["src"].tolist() == [[5, 6, 3], [7, 3, 0]]
     assert b["tgt_in"].tolist() == [[2, 8, 9], [2, 10, 3]]
-    assert b["tgt_out"].tolist() == [[8, 9, 3], [10, 3, IGNORE]]
+    assert b["tgt_out"].tolist() == [[8, 9, 3], [10, 3, IGNORE_INDEX]]
 
 
 def test_pair_data_batches_are_seeded_and_length_bucketed():
