@@ -35,11 +35,19 @@ class Predictor:
         limit: int | None = None,
         **decode_overrides: Any,
     ) -> dict:
-        """The task's metrics on ``split`` (loss and what its ``evaluate`` reports)."""
+        """The task's metrics on ``split``: its loss and what its ``evaluate`` reports, plus, for
+        models that generate and unless ``decode=False``, the scores of their outputs on the
+        first ``limit`` examples (see :meth:`decoded_scores`)."""
         if self.lm.manifest.get("pretrained"):
+            name = self.lm.manifest["pretrained"]
             raise ValueError(
-                f"{self.lm.manifest['pretrained']} is a pretrained {self.lm.cfg.task!r} model with no "
-                f"recipe data to score it on; it serves {', '.join(self.verbs())}. Fine-tune it "
-                f"(init_from: {self.lm.manifest['pretrained']}) and evaluate that checkpoint"
+                f"{name} is a pretrained {self.lm.cfg.task!r} model with no recipe data to score it on; "
+                f"it serves {', '.join(self.verbs())}. Fine-tune it (init_from: {name}) and evaluate "
+                "that checkpoint"
             )
-        return self.lm.task.evaluate(self.lm.model, split, self.lm.cfg.train.batch_size, max_batches)
+        m = self.lm.task.evaluate(self.lm.model, split, self.lm.cfg.train.batch_size, max_batches)
+        return {**m, **self.decoded_scores(split, limit, **decode_overrides)} if decode else m
+
+    def decoded_scores(self, split: str, limit: int | None, **decode: Any) -> dict:
+        """Scores of the model's own outputs on ``split`` (none for models that only score)."""
+        return {}

@@ -25,23 +25,12 @@ class Seq2SeqPredictor(Predictor):
     translate = transduce
     summarize = transduce
 
-    def evaluate(
-        self,
-        split: str = "test",
-        max_batches: int | None = None,
-        *,
-        decode: bool = True,
-        limit: int | None = None,
-        **decode_overrides: Any,
-    ) -> dict:
-        """Loss, and unless ``decode=False`` the decoded split (first ``limit`` examples) with its
-        BLEU/chrF, ROUGE or dialogue scores; the outputs are under ``"hypotheses"``."""
-        m = super().evaluate(split, max_batches)
-        if not decode:
-            return m
+    def decoded_scores(self, split: str, limit: int | None, **decode: Any) -> dict:
+        """The decoded split (first ``limit`` examples) with its BLEU/chrF, ROUGE or dialogue
+        scores; the outputs are under ``"hypotheses"``."""
         task = self.lm.task
-        hyps = self.transduce(task.sources(split)[:limit], **decode_overrides)
-        return {**m, **task.score(hyps, split), "hypotheses": hyps, "examples": len(hyps)}
+        hyps = self.transduce(task.sources(split)[:limit], **decode)
+        return {**task.score(hyps, split), "hypotheses": hyps, "examples": len(hyps)}
 
 
 class DialoguePredictor(Seq2SeqPredictor):

@@ -84,20 +84,8 @@ class SpeechPredictor(Predictor):
         cfg = dataclasses.replace(self.lm.cfg.decode, **decode)
         return transcribe(self.lm.model, self.lm.tokenizer, frames, cfg)
 
-    def evaluate(
-        self,
-        split: str = "test",
-        max_batches: int | None = None,
-        *,
-        decode: bool = True,
-        limit: int | None = None,
-        **decode_overrides: Any,
-    ) -> dict:
-        """Loss, and unless ``decode=False`` the transcripts of the split (first ``limit``) with
-        accuracy/WER/CER; the outputs are under ``"hypotheses"``."""
-        m = super().evaluate(split, max_batches)
-        if not decode:
-            return m
+    def decoded_scores(self, split: str, limit: int | None, **decode: Any) -> dict:
+        """Transcripts of the split (first ``limit``) with accuracy/WER/CER, under ``"hypotheses"``."""
         task = self.lm.task
-        hyps = self.transcribe_frames(task.features(split)[:limit], **decode_overrides)
-        return {**m, **task.score(hyps, split), "hypotheses": hyps}
+        hyps = self.transcribe_frames(task.features(split)[:limit], **decode)
+        return {**task.score(hyps, split), "hypotheses": hyps}

@@ -70,7 +70,7 @@ class TaskKind:
     """The ``Task`` class that trains and scores it, ``cls(cfg, tokenizer=...)``; None: a kind
     that is only loaded (pretrained encoders), never trained or evaluated here."""
     inspect: Ref = None
-    """``fn(lm, text=, history=, max_new_tokens=, layers=, heads=, **decode) -> AttentionView``."""
+    """``fn(lm, req: attnkit.viz.inspect.InspectRequest) -> AttentionView``."""
     report: Ref = None
     """``fn(lm, args) -> exit code``: what ``attnkit eval`` prints and writes; None: no evaluation."""
     summary: str = ""

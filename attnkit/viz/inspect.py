@@ -54,6 +54,23 @@ class AttentionView:
         return AttentionStream("rollout", w, [s.layers[-1]], [0], list(s.queries), list(s.keys))
 
 
+@dataclass
+class InspectRequest:
+    """One input to inspect, as :func:`inspect_attention` received it (an inspector's argument)."""
+
+    text: str | None = None
+    history: Sequence[str] | None = None
+    audio: Any = None
+    max_new_tokens: int = 0
+    layers: Sequence[int] | None = None
+    heads: Sequence[int] | None = None
+    decode: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selection(self) -> dict[str, Any]:
+        return {"layers": self.layers, "heads": self.heads}
+
+
 def _layer_counts(lm: LoadedModel) -> dict[str, int]:
     m = lm.cfg.model
     if lm.kind.family == "seq2seq":
@@ -103,37 +120,25 @@ def inspect_attention(
     inspect = lm.kind.resolve("inspect")
     if inspect is None:
         raise ValueError(f"no attention view for task {lm.cfg.task!r}")
-    sel = {"layers": layers, "heads": heads}
-    kw = {"text": text, "history": history, "audio": audio, "max_new_tokens": max_new_tokens}
-    return inspect(lm, **kw, **sel, **decode)
+    return inspect(lm, InspectRequest(text, history, audio, max_new_tokens, layers, heads, decode))
 
 
-def inspect_lm(
-    lm: LoadedModel,
-    *,
-    text=None,
-    history=None,
-    audio=None,
-    max_new_tokens=0,
-    layers=None,
-    heads=None,
-    **decode,
-) -> AttentionView:
-    """A decoder's prompt and continuation (an instruction-tuned LM's chat reply when ``history``
-    is given), over exactly the tokens the model read and wrote (no re-tokenizing)."""
-    if history:
-        prompt = lm.chat_prompt(history)
-        view = inspect_lm(lm, text=prompt, max_new_tokens=max_new_tokens or 128, layers=layers, heads=heads,
-                          **decode)  # fmt: skip
-        view.input, view.output = "\n".join(history), view.output.strip()
+def inspect_lm(lm: LoadedModel, req: InspectRequest) -> AttentionView:
+    """A decoder's prompt and continuation (an instruction-tuned LM's chat reply when
+    ``req.history`` is given), over exactly the tokens the model read and wrote (no re-tokenizing)."""
+    if req.history:
+        prompt = lm.chat_prompt(req.history)
+        turn = dataclasses.replace(req, text=prompt, history=None, max_new_tokens=req.max_new_tokens or 128)
+        view = inspect_lm(lm, turn)
+        view.input, view.output = "\n".join(req.history), view.output.strip()
         view.meta["prompt"] = prompt
         return view
     tok, device = lm.tokenizer, next(lm.model.parameters()).device
-    ids = tok.encode(_need_text(text)) or [tok.bos_id]
+    ids = tok.encode(_need_text(req.text)) or [tok.bos_id]
     meta = _meta(lm, prompt_tokens=len(ids))
     new: list[int] = []
-    if max_new_tokens > 0:
-        cfg = dataclasses.replace(lm.cfg.decode, max_new_tokens=max_new_tokens, **decode)
+    if req.max_new_tokens > 0:
+        cfg = dataclasses.replace(lm.cfg.decode, max_new_tokens=req.max_new_tokens, **req.decode)
         for nxt in generate_ids(lm.model, torch.tensor([ids], device=device), cfg, stop_ids=(tok.eos_id,)):
             if int(nxt[0]) == tok.eos_id:
                 break
@@ -144,25 +149,15 @@ def inspect_lm(
         meta["shown_from_token"] = len(ids) - limit
         ids = ids[-limit:]
     meta["ids"] = ids
-    streams = capture_streams(lm.model, torch.tensor([ids], device=device), layers=layers, heads=heads)
+    streams = capture_streams(lm.model, torch.tensor([ids], device=device), **req.selection)
     streams["decoder"].queries = streams["decoder"].keys = token_labels(tok, ids)
-    return AttentionView(lm.cfg.task, text, tok.decode(new), streams, meta)
+    return AttentionView(lm.cfg.task, req.text, tok.decode(new), streams, meta)
 
 
-def inspect_encoder(
-    lm: LoadedModel,
-    *,
-    text=None,
-    history=None,
-    audio=None,
-    max_new_tokens=0,
-    layers=None,
-    heads=None,
-    **decode,
-) -> AttentionView:
+def inspect_encoder(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     """An encoder's self-attention over the text it read, with the task's main output
     (a classifier's labels, an embedding model's vector)."""
-    text = _need_text(text)
+    text = _need_text(req.text)
     ids = lm.predictor.encode(text)
     _check_len(len(ids), lm.cfg.model.max_seq_len, "the text", "the model's position table")
     if lm.kind.main_verb == "embed":
@@ -171,43 +166,31 @@ def inspect_encoder(
     else:
         output = lm.classify([text])[0]
     device = next(lm.model.parameters()).device
-    streams = capture_streams(lm.model, torch.tensor([ids], device=device), layers=layers, heads=heads)
+    streams = capture_streams(lm.model, torch.tensor([ids], device=device), **req.selection)
     streams["encoder"].queries = streams["encoder"].keys = token_labels(lm.tokenizer, ids)
     return AttentionView(lm.cfg.task, text, output, streams, _meta(lm))
 
 
-def inspect_seq2seq(
-    lm: LoadedModel,
-    *,
-    text=None,
-    history=None,
-    audio=None,
-    max_new_tokens=0,
-    layers=None,
-    heads=None,
-    **decode,
-) -> AttentionView:
+def inspect_seq2seq(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     """Source, output, and the encoder, decoder and cross streams of the teacher-forced pass
-    over the model's own output. A dialogue model reads ``history`` (or ``text`` as one turn)."""
+    over the model's own output. A dialogue model reads ``req.history`` (or the text as one turn)."""
     from attnkit.decode.seq2seq import encode_sources
 
     if hasattr(lm.predictor, "context"):  # a dialogue model: the conversation is the input
-        turns = list(history) if history else ([text] if text else [])
+        turns = list(req.history) if req.history else ([req.text] if req.text else [])
         if not turns or not all(t.strip() for t in turns):
             raise ValueError("dialogue needs at least one non-empty turn")
         text, source = "\n".join(turns), lm.predictor.context(turns)
     else:
-        text = source = _need_text(text)
+        text = source = _need_text(req.text)
     tok, device = lm.tokenizer, next(lm.model.parameters()).device
     src = encode_sources(tok, [source], lm.cfg.data)[0]
-    output = lm.transduce([source], **decode)[0]
+    output = lm.transduce([source], **req.decode)[0]
     out_ids = tok.encode(output.lower() if lm.cfg.data.lowercase else output)
     tgt_in, tgt_out = [tok.bos_id, *out_ids], [*out_ids, tok.eos_id]
     _check_len(len(tgt_in), lm.cfg.model.max_seq_len, "the output", "model.max_seq_len")
-    streams = capture_streams(
-        lm.model, torch.tensor([src], device=device), torch.tensor([tgt_in], device=device),
-        layers=layers, heads=heads,
-    )  # fmt: skip
+    src_t, tgt_t = torch.tensor([src], device=device), torch.tensor([tgt_in], device=device)
+    streams = capture_streams(lm.model, src_t, tgt_t, **req.selection)
     src_labels = token_labels(tok.src, src)
     in_labels, out_labels = token_labels(tok, tgt_in), token_labels(tok, tgt_out)
     labels = {"encoder": (src_labels, src_labels), "decoder": (in_labels, in_labels),

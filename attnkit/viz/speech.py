@@ -21,7 +21,7 @@ from torch import Tensor
 
 from attnkit.api import LoadedModel
 from attnkit.viz import png
-from attnkit.viz.inspect import AttentionView
+from attnkit.viz.inspect import AttentionView, InspectRequest
 from attnkit.viz.streams import capture_streams
 from attnkit.viz.tokens import token_labels
 
@@ -74,21 +74,11 @@ def inspect_speech(
     return AttentionView("speech", label, output, streams, meta)
 
 
-def inspect_audio(
-    lm: LoadedModel,
-    *,
-    text=None,
-    history=None,
-    audio=None,
-    max_new_tokens=0,
-    layers=None,
-    heads=None,
-    **decode,
-) -> AttentionView:
-    """The registry's inspector for speech: :func:`inspect_speech` on ``audio``."""
-    if audio is None:
+def inspect_audio(lm: LoadedModel, req: InspectRequest) -> AttentionView:
+    """The registry's inspector for speech: :func:`inspect_speech` on ``req.audio``."""
+    if req.audio is None:
         raise ValueError("a speech model's attention view needs audio: a WAV file or its bytes")
-    return inspect_speech(lm, audio, layers=layers, heads=heads, **decode)
+    return inspect_speech(lm, req.audio, **req.selection, **req.decode)
 
 
 def spectrogram_alignment_png(view: AttentionView, path: str | Path) -> Path:

@@ -64,11 +64,9 @@ class SpellPredictor(Predictor):
         yield self.generate(prompt)
 
 
-def inspect_spell(
-    lm, *, text=None, history=None, audio=None, max_new_tokens=0, layers=None, heads=None, **kw
-):
-    view = get_task_kind("lm").resolve("inspect")(lm, text=text, layers=layers, heads=heads)
-    view.output = lm.generate(text)
+def inspect_spell(lm, req):
+    view = get_task_kind("lm").resolve("inspect")(lm, req)  # the decoder's view, its own output
+    view.output = lm.generate(req.text)
     return view
 
 
