@@ -70,3 +70,48 @@ def test_repeat_may_fill_the_new_cache_exactly():
     cache = KVCache.allocate(1, 1, 1, 4, 2)
     cache.layers[0].update(torch.ones(1, 1, 3, 2), torch.ones(1, 1, 3, 2))
     assert cache.repeat(2, 3).length == 3  # max_len equal to the cached length is enough
+
+
+def test_step_inputs_without_a_cache_and_in_append_mode():
+    from attnkit.attention.kv_cache import step_inputs
+
+    ids = torch.zeros(2, 3, dtype=torch.long)
+    pos, mask, causal = step_inputs(ids)
+    assert pos.tolist() == [0, 1, 2] and mask is None and causal is True
+    pad = torch.tensor([[True, True, False], [True, True, True]])
+    given = torch.tensor([[0, 1, 1], [0, 1, 2]])
+    pos, mask, causal = step_inputs(ids, pad, given)
+    assert pos is given and mask.shape == (2, 1, 1, 3) and mask[:, 0, 0].equal(pad) and causal is True
+    with pytest.raises(ValueError) as err:
+        step_inputs(ids, pad, start=2)
+    assert str(err.value) == "padding_mask (2, 3) must be (B, cached + T) = (2, 5)"
+    cache = KVCache.allocate(1, 2, 1, 8, 4)
+    cache.layers[0].length = 2  # two positions cached
+    assert (cache.batch_size, cache.max_len) == (2, 8)
+    full = torch.ones(2, 5, dtype=torch.bool)
+    full[0, 0] = False
+    pos, mask, causal = cache.step_inputs(ids, full)
+    assert pos.tolist() == [2, 3, 4] and mask[:, 0, 0].equal(full) and causal is True
+    left_padded = torch.tensor([[1, 2, 2], [2, 3, 4]])
+    assert cache.step_inputs(ids, full, left_padded)[0] is left_padded
+    with pytest.raises(ValueError) as err:
+        cache.step_inputs(torch.zeros(3, 1, dtype=torch.long))
+    assert str(err.value) == "cache batch 2 != ids batch 3 (3, 1)"
+
+
+def test_step_inputs_in_slot_mode_mask_every_key_past_each_slot():
+    cache = KVCache.allocate(2, 1, 1, 4, 2)
+    cache.set_slots(torch.tensor([1, 2]))
+    pos, mask, causal = cache.step_inputs(torch.zeros(1, 2, dtype=torch.long))
+    assert pos.tolist() == [1, 2] and causal is False
+    assert mask.tolist() == [[True, True, False, False], [True, True, True, False]]
+    want = "a slot-addressed cache takes (B, T) ids with T = 2 slots and no padding_mask or positions"
+    for bad in (
+        {"padding_mask": torch.ones(1, 2, dtype=torch.bool)},
+        {"positions": torch.tensor([1, 2])},
+        {},  # three ids for two slots
+    ):
+        ids = torch.zeros(1, 3 if not bad else 2, dtype=torch.long)
+        with pytest.raises(ValueError) as err:
+            cache.step_inputs(ids, **bad)
+        assert str(err.value) == want

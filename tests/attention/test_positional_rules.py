@@ -58,3 +58,5 @@ def test_position_modules_by_name_and_from_config():
     rope = RotaryEmbedding.for_positions("rope", 8, 500.0)
     assert rope.inv_freq.tolist() == pytest.approx([500.0 ** (-i / 8) for i in range(0, 8, 2)])
     assert RotaryEmbedding.for_positions("learned", 8) is None
+    default = RotaryEmbedding.for_positions("rope", 8)  # theta 10000, as RoFormer and LLaMA use
+    assert default.inv_freq.tolist() == pytest.approx([10000.0 ** (-i / 8) for i in range(0, 8, 2)])
