@@ -51,7 +51,7 @@ lint: setup
 	$(VENV)/bin/ruff check attnkit tests benchmarks
 
 # Mutation testing (docs/testing.md): `make mutate MODULE=attnkit/decode` mutates one module (or
-# one file, attnkit/train/optim.py) and runs the tests that cover each mutant; without MODULE,
+# one file, attnkit/training/optim.py) and runs the tests that cover each mutant; without MODULE,
 # every core module in [tool.mutmut] only_mutate. Mutants live in a copy under mutants/, never
 # in the working tree; an interrupted run resumes where it stopped. RETEST=1 re-runs the
 # survivors and timeouts after new tests. Installs mutmut into the venv when it is missing.

@@ -1,7 +1,8 @@
 """attnkit: self-attention for NLP, readable and measured.
 
-The layers, top to bottom: text -> data -> attention -> layers -> models -> tasks ->
-train/decode/evaluate -> api -> fewshot/viz -> quick/serve -> cli. Nothing imports anything above it.
+The layers, bottom to top (ARCHITECTURE.md; tests/test_layering.py holds the code to it):
+text -> data -> attention -> layers -> models -> tasks -> training/decode/fewshot -> predict ->
+api -> viz -> quick/serve -> cli. Nothing imports anything above it.
 """
 
 from attnkit.api import LoadedModel, load, load_config, train

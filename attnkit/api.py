@@ -32,10 +32,10 @@ from attnkit.models.factory import build_model
 from attnkit.predict import Predictor
 from attnkit.tasks.registry import TaskKind, get_task_kind
 from attnkit.text.base import Tokenizer
-from attnkit.train import checkpoint as ckpt
-from attnkit.train.device import DEVICES, select_device
-from attnkit.train.plots import plot_confusion, plot_losses
-from attnkit.train.trainer import Trainer, TrainingError
+from attnkit.training import checkpoint as ckpt
+from attnkit.training.device import DEVICES, select_device
+from attnkit.training.plots import plot_confusion, plot_losses
+from attnkit.training.trainer import Trainer, TrainingError
 
 __all__ = [
     "DEVICES",

@@ -41,7 +41,7 @@ TARGETS = {  # recipe: (target accuracy %, anchor)
 
 def run(name: str) -> dict:
     import attnkit
-    from attnkit.train.plots import plot_confusion
+    from attnkit.training.plots import plot_confusion
 
     out, train_rows, _ = train_recipe(name, "CLASSIFY_QUALITY_OVERRIDES")
     m = attnkit.load(out / "best")

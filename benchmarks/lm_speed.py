@@ -35,7 +35,7 @@ from results_md import update_section  # noqa: E402
 from attnkit.config import DecodeConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from attnkit.decode import generate_ids  # noqa: E402
 from attnkit.models import Decoder  # noqa: E402
-from attnkit.train.trainer import Trainer  # noqa: E402
+from attnkit.training.trainer import Trainer  # noqa: E402
 
 
 # --- a minimal nanoGPT-style model (one file, fused qkv, SDPA) -----------------------------------

@@ -48,7 +48,7 @@ def mutmut_bin() -> Path:
 
 
 def module_prefix(module: str | None) -> str:
-    """``attnkit/decode`` or ``attnkit/train/optim.py`` -> the mutant-name prefix ``attnkit.decode.``."""
+    """``attnkit/decode`` or ``attnkit/training/optim.py`` -> the mutant-name prefix ``attnkit.decode.``."""
     if not module:
         return ""
     path = module.strip("/").removesuffix(".py")

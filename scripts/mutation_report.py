@@ -84,7 +84,7 @@ def by_module(results: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, l
     only three of its files are in the core."""
     out: dict[str, dict[str, list[str]]] = {}
     for src, by in results.items():
-        key = src if src.startswith("attnkit/train/") else src.rsplit("/", 1)[0]
+        key = src if src.startswith("attnkit/training/") else src.rsplit("/", 1)[0]
         group = out.setdefault(key, collections.defaultdict(list))
         for k, v in by.items():
             group[k].extend(v)

@@ -8,7 +8,7 @@ import torch
 
 import attnkit
 from attnkit.cli.main import main
-from attnkit.train.device import select_device
+from attnkit.training.device import select_device
 
 
 def test_auto_and_named_devices():

@@ -43,7 +43,7 @@ def mutants(tmp_path, monkeypatch):
         "attnkit.decode.search.x_a__mutmut_5": None, "attnkit.decode.search.x_a__mutmut_6": 33,
         "attnkit.decode.search.x_a__mutmut_7": 1,
     })  # fmt: skip
-    _meta(root, "attnkit/train/optim.py", {"attnkit.train.optim.x_b__mutmut_1": 1})
+    _meta(root, "attnkit/training/optim.py", {"attnkit.training.optim.x_b__mutmut_1": 1})
     eq = tmp_path / "equivalent.txt"
     eq.write_text(
         "# comment line\nattnkit.decode.search.x_a__mutmut_3  # same axis\n"
@@ -64,12 +64,12 @@ def test_report_classifies_and_scores_each_file(mutants):
     assert by["not_checked"] == ["attnkit.decode.search.x_a__mutmut_5"]
     assert by["no_tests"] == ["attnkit.decode.search.x_a__mutmut_6"]
     assert report.score(by) == pytest.approx(100 * 2 / 3)
-    assert list(report.collect(mutants, "attnkit/train")) == ["attnkit/train/optim.py"]
+    assert list(report.collect(mutants, "attnkit/train")) == ["attnkit/training/optim.py"]
     table = report.table(res).splitlines()
     assert table[2] == "| attnkit/decode/search.py | 66.7% | 2 | 1 | 1 | 1 | 1 | 1 |"
     assert table[-1] == "| **all** | 75.0% | 3 | 1 | 1 | 1 | 1 | 1 |"
     grouped = report.by_module(res)
-    assert list(grouped) == ["attnkit/decode", "attnkit/train/optim.py"]
+    assert list(grouped) == ["attnkit/decode", "attnkit/training/optim.py"]
     assert report.score(grouped["attnkit/decode"]) == report.score(by)
 
 
@@ -80,7 +80,7 @@ def test_report_without_results_says_what_to_run(tmp_path, capsys):
 
 def test_driver_names_the_module_and_picks_what_is_left(mutants, monkeypatch):
     assert mutate.module_prefix("attnkit/decode") == "attnkit.decode."
-    assert mutate.module_prefix("attnkit/train/optim.py") == "attnkit.train.optim."
+    assert mutate.module_prefix("attnkit/training/optim.py") == "attnkit.training.optim."
     assert mutate.module_prefix(None) == ""
     monkeypatch.setattr(mutate, "MUTANTS", mutants)
     names, total = mutate.pending("attnkit.decode.", retest=False)

@@ -22,7 +22,7 @@ import torch
 
 from attnkit.config.base import from_dict, to_dict
 from attnkit.study.long_range import StudyConfig, build
-from attnkit.train.optim import param_groups
+from attnkit.training.optim import param_groups
 
 MAX_STEP_S = 30.0
 """Stop growing the length once one step of a model takes longer than this."""

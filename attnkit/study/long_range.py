@@ -38,7 +38,7 @@ from attnkit.data.synthetic import TASKS, make_batch
 from attnkit.models.base import AttnkitModel
 from attnkit.models.conv_lm import receptive_field
 from attnkit.models.factory import build_model
-from attnkit.train.optim import param_groups
+from attnkit.training.optim import param_groups
 
 log = logging.getLogger("attnkit")
 

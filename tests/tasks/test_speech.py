@@ -10,7 +10,7 @@ from attnkit.config import RunConfig, apply_overrides
 from attnkit.data.datasets import load_dataset
 from attnkit.models.factory import build_model
 from attnkit.tasks.speech import SpeechTask
-from attnkit.train.trainer import Trainer
+from attnkit.training.trainer import Trainer
 
 TINY = ["task=speech", "data.dataset=fsdd", "model.d_model=48", "model.n_heads=4", "model.n_layers=1",
         "model.n_encoder_layers=2", "model.positions=sinusoidal", "model.init=fan_in"]  # fmt: skip

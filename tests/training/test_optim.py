@@ -9,7 +9,7 @@ import torch
 
 from attnkit.config import TrainConfig
 from attnkit.models import Decoder, model_config
-from attnkit.train.optim import build_optimizer, lr_at, param_groups
+from attnkit.training.optim import build_optimizer, lr_at, param_groups
 
 
 def test_only_matrices_decay_and_tied_weights_appear_once():

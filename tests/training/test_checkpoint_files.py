@@ -1,6 +1,6 @@
 """Checkpoint files on their own: optimizer state of any shape, where a checkpoint is found,
 what is optional, and the exact refusals. Built on tiny objects so each rule is checked directly.
-Written for `make mutate MODULE=attnkit/train/checkpoint.py` (docs/testing.md).
+Written for `make mutate MODULE=attnkit/training/checkpoint.py` (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from torch import nn
 
 from attnkit.config import RunConfig
 from attnkit.text import CharTokenizer
-from attnkit.train import checkpoint as ckpt
+from attnkit.training import checkpoint as ckpt
 
 
 class Tallying(torch.optim.Optimizer):

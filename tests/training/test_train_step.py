@@ -5,7 +5,7 @@ The task is least squares: loss = mean((x @ w - y)^2) over a micro-batch, so the
 trainer hands AdamW: the accumulated (and clipped) gradient and the learning rate of each step.
 AdamW's update barely depends on the gradient's scale, so checking the weights after a step
 would not see a wrong accumulation factor; checking the gradient does. Written for the mutants
-that survived `make mutate MODULE=attnkit/train/trainer.py` (docs/testing.md).
+that survived `make mutate MODULE=attnkit/training/trainer.py` (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from torch import nn
 
 from attnkit.config import RunConfig, TrainConfig
 from attnkit.text import CharTokenizer
-from attnkit.train.optim import build_optimizer, lr_at, param_groups
-from attnkit.train.trainer import Trainer
+from attnkit.training.optim import build_optimizer, lr_at, param_groups
+from attnkit.training.trainer import Trainer
 
 W_TRUE = torch.tensor([1.0, -2.0, 0.5])
 

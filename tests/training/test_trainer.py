@@ -10,8 +10,8 @@ import torch
 
 import attnkit
 from attnkit.tasks.lm import LanguageModelingTask
-from attnkit.train import TrainingError
-from attnkit.train.checkpoint import resolve_checkpoint
+from attnkit.training import TrainingError
+from attnkit.training.checkpoint import resolve_checkpoint
 from tests.conftest import tiny_run_config
 
 
@@ -134,7 +134,7 @@ def test_label_smoothing_is_applied(tiny_corpus, tmp_path):
 
 def test_select_by_picks_best_by_a_higher_is_better_metric(tmp_path, tiny_corpus):
     from attnkit import api
-    from attnkit.train import checkpoint as ckpt
+    from attnkit.training import checkpoint as ckpt
 
     # bits_per_token rises when the loss does, so "higher is better" here picks the *worst* loss:
     # the opposite choice from the default, which shows the switch is honoured.

@@ -11,7 +11,7 @@ Run directory layout::
     <out_dir>/config.yaml     resolved config of the run
     <out_dir>/metrics.jsonl   one JSON object per log/eval event
     <out_dir>/loss.png        train/valid loss curves
-    <out_dir>/last/           latest checkpoint (see attnkit.train.checkpoint)
+    <out_dir>/last/           latest checkpoint (see attnkit.training.checkpoint)
     <out_dir>/best/           checkpoint with the lowest validation loss (or train.select_by)
 """
 
@@ -31,11 +31,11 @@ from tqdm import tqdm
 from attnkit.config.base import save_yaml
 from attnkit.config.run import RunConfig, TrainConfig
 from attnkit.tasks.base import Task
-from attnkit.train import checkpoint as ckpt
-from attnkit.train.device import select_device
-from attnkit.train.distributed import DistInfo, agree_min, cleanup, init_distributed, mean_across, shard
-from attnkit.train.optim import build_optimizer, lr_at
-from attnkit.train.plots import plot_losses
+from attnkit.training import checkpoint as ckpt
+from attnkit.training.device import select_device
+from attnkit.training.distributed import DistInfo, agree_min, cleanup, init_distributed, mean_across, shard
+from attnkit.training.optim import build_optimizer, lr_at
+from attnkit.training.plots import plot_losses
 
 
 class TrainingError(RuntimeError):

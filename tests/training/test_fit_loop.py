@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from attnkit.config import TrainConfig
-from attnkit.train import trainer as trainer_mod
-from attnkit.train.checkpoint import read_manifest
-from attnkit.train.trainer import autocast_for
-from tests.train.test_train_step import _trainer
+from attnkit.training import trainer as trainer_mod
+from attnkit.training.checkpoint import read_manifest
+from attnkit.training.trainer import autocast_for
+from tests.training.test_train_step import _trainer
 
 TRAIN_KEYS = {"kind", "step", "loss", "lr", "tokens_per_s", "elapsed_s"}
 

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from attnkit import api
-from attnkit.train.checkpoint import average_states
+from attnkit.training.checkpoint import average_states
 from tests.conftest import tiny_run_config
 
 

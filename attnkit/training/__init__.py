@@ -1,6 +1,6 @@
 """Training: the task-agnostic Trainer, optimizer/schedules, checkpoints, DDP plumbing."""
 
-from attnkit.train.checkpoint import resolve_checkpoint, save_checkpoint
-from attnkit.train.trainer import Trainer, TrainingError
+from attnkit.training.checkpoint import resolve_checkpoint, save_checkpoint
+from attnkit.training.trainer import Trainer, TrainingError
 
 __all__ = ["Trainer", "TrainingError", "resolve_checkpoint", "save_checkpoint"]

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import attnkit
-from attnkit.train.checkpoint import read_manifest, resolve_checkpoint
+from attnkit.training.checkpoint import read_manifest, resolve_checkpoint
 from tests.conftest import tiny_run_config
 
 

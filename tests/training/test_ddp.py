@@ -61,7 +61,7 @@ def test_two_process_ddp_matches_single_process(tmp_path, tiny_corpus):
 def _agree_worker(rank: int, port: int, out) -> None:
     import torch.distributed as dist
 
-    from attnkit.train.distributed import DistInfo, agree_min
+    from attnkit.training.distributed import DistInfo, agree_min
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     # Each rank's own clock says something different; all must act on the same (smallest) value.
