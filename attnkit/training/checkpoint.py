@@ -110,6 +110,30 @@ def save_checkpoint(
     return final
 
 
+def recover_run_dir(out: Path, names: tuple[str, ...] = ("last", "best", "averaged")) -> list[str]:
+    """Finish or undo what a killed run left in ``out``; returns what was done, for the log.
+
+    :func:`save_checkpoint` swaps ``name`` aside to ``name.old`` before moving the new one in. A
+    kill between the two leaves only ``name.old``: it is moved back, so the previous complete
+    checkpoint (the true best, say) is never lost. With both present, the swap finished and the
+    ``.old`` copy goes. Temporary directories of interrupted writes are removed."""
+    done = []
+    for name in names:
+        final, old = out / name, out / f"{name}.old"
+        if not old.is_dir():
+            continue
+        if (final / "manifest.json").is_file():
+            shutil.rmtree(old, ignore_errors=True)
+        elif (old / "manifest.json").is_file():
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(old, final)
+            done.append(f"restored {final} from the interrupted swap ({old.name})")
+    for tmp in sorted(out.glob(".*.tmp-*")) if out.is_dir() else []:
+        shutil.rmtree(tmp, ignore_errors=True)
+        done.append(f"removed {tmp.name}, left by an interrupted checkpoint write")
+    return done
+
+
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """The checkpoint directory at ``path`` (or its ``.old`` twin after an interrupted swap).
 

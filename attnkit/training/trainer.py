@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ from attnkit.training.distributed import DistInfo, agree_min, cleanup, init_dist
 from attnkit.training.optim import build_optimizer, lr_at
 from attnkit.training.plots import plot_losses
 
+log = logging.getLogger(__name__)
 
 class TrainingError(RuntimeError):
     """The run cannot continue (a non-finite loss); the message says what to change."""
@@ -96,8 +98,31 @@ class Trainer:
             schedule_steps=self.schedule_steps,
         )
 
+    def _recover(self) -> None:
+        """Undo what a killed run left behind (see :func:`checkpoint.recover_run_dir`)."""
+        if self.dist.is_main:
+            for line in ckpt.recover_run_dir(self.out):
+                log.warning("%s", line)
+
+    def _saved_step(self, name: str = "last") -> int | None:
+        """The step ``<out_dir>/<name>`` holds, or None when there is none."""
+        try:
+            return int(ckpt.read_manifest(ckpt.resolve_checkpoint(self.out / name))["step"])
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _stop_non_finite(self, what: str, step: int) -> TrainingError:
+        held = self._saved_step()
+        kept = f"{self.out / 'last'} keeps step {held}, the last finite state" if held is not None else (
+            "no checkpoint was written")  # fmt: skip
+        return TrainingError(
+            f"{what} at step {step}; training stopped and nothing non-finite was saved: {kept}. "
+            "Lower train.lr, keep train.grad_clip on, or use precision=fp32"
+        )
+
     def resume(self, path: str | Path | None = None) -> None:
         """Continue from a checkpoint (default ``<out_dir>/last``): weights, optimizer, RNG, step."""
+        self._recover()
         d = ckpt.resolve_checkpoint(path or self.out / "last")
         manifest = ckpt.read_manifest(d)
         ckpt.load_weights(self.model, d)
@@ -111,16 +136,18 @@ class Trainer:
             torch.cuda.set_rng_state(rng["cuda"])
         self.step = int(manifest["step"])
         self.schedule_steps = manifest.get("schedule_steps")
-        best = ckpt.resolve_checkpoint(self.out / "best") if (self.out / "best").exists() else None
-        self.best = self._score(ckpt.read_manifest(best)["metrics"]) if best else math.inf
+        has_best = self._saved_step("best") is not None  # after _recover, best/ itself if any
+        self.best = self._score(ckpt.read_manifest(self.out / "best")["metrics"]) if has_best else math.inf
 
     # --- loop ------------------------------------------------------------------------------
 
     def _log(self, record: dict) -> None:
         self.history.append(record)
-        if self.dist.is_main:
+        if self.dist.is_main:  # strict JSON: a non-finite number is written as null
+            plain = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                     for k, v in record.items()}  # fmt: skip
             with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(json.dumps(plain, allow_nan=False) + "\n")
 
     def evaluate(self, split: str = "valid") -> dict:
         bs = max(1, self.tc.batch_size // self.dist.world)
@@ -165,6 +192,7 @@ class Trainer:
         if self.dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
             save_yaml(self.cfg, out / "config.yaml")
+        self._recover()
         train_model = self._wrapped_model()
         stop = min(tc.max_steps, until_step or tc.max_steps, self.schedule_steps or tc.max_steps)
         bar = tqdm(
@@ -254,11 +282,7 @@ class Trainer:
             with no_sync, autocast_for(tc, self.device):
                 loss, ntok = self.task.loss(train_model, batch, tc.label_smoothing)
             if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"loss is {loss.item()} at step {self.step + 1}; training stopped. The last "
-                    f"good checkpoint is {self.out / 'last'}. Lower train.lr, keep train.grad_clip on, "
-                    "or use precision=fp32"
-                )
+                raise self._stop_non_finite(f"the training loss is {loss.item()}", self.step + 1)
             (loss / tc.grad_accum).backward()
             loss_sum += loss.detach() / tc.grad_accum
             tokens += ntok * self.dist.world
@@ -298,6 +322,10 @@ class Trainer:
         metrics = self.evaluate("valid")
         elapsed = time.perf_counter() - self._t_start
         self._log({"kind": "eval", "step": self.step, "elapsed_s": elapsed, **metrics})
+        finite = all(bool(p.isfinite().all()) for p in self.model.parameters())
+        if not (finite and math.isfinite(metrics["loss"])):
+            why = f"the validation loss is {metrics['loss']}" if finite else "the weights are not finite"
+            raise self._stop_non_finite(why, self.step)
         self._save("last", metrics)
         if self._score(metrics) < self.best:
             self.best = self._score(metrics)

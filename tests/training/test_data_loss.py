@@ -1,0 +1,101 @@
+"""No run loses data: a non-finite run keeps finite weights in last/, a kill in the middle of a
+checkpoint swap never loses the previous best, and what a killed write left behind is cleaned."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from attnkit.api import train
+from attnkit.models.factory import build_model
+from attnkit.tasks import get_task_kind
+from attnkit.training import TrainingError
+from attnkit.training import checkpoint as ckpt
+from attnkit.training.checkpoint import read_manifest, recover_run_dir
+from attnkit.training.trainer import Trainer
+from tests.conftest import tiny_run_config
+
+
+def _strict(line: str) -> dict:
+    def refuse(name):
+        raise ValueError(f"non-JSON constant {name}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_weights_that_turn_non_finite_are_never_saved(tmp_path, tiny_corpus, monkeypatch):
+    cfg = tiny_run_config(tmp_path / "run", tiny_corpus, "train.eval_every=2", "train.max_steps=8")
+    real_step = torch.optim.AdamW.step
+    calls = {"n": 0}
+
+    def poisoned(self, *a, **k):  # the fourth update blows the weights up, just before an eval
+        out = real_step(self, *a, **k)
+        calls["n"] += 1
+        if calls["n"] == 4:
+            with torch.no_grad():
+                self.param_groups[0]["params"][0].fill_(float("nan"))
+        return out
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", poisoned)
+    with pytest.raises(TrainingError) as err:
+        train(cfg)
+    last = tmp_path / "run" / "last"
+    assert str(err.value).startswith(
+        f"the weights are not finite at step 4; training stopped and nothing non-finite was saved: {last} "
+        "keeps step 2, the last finite state"
+    )
+    assert read_manifest(last)["step"] == 2
+    assert all(bool(t.isfinite().all()) for t in load_file(last / "model.safetensors").values())
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    records = [_strict(line) for line in lines]  # strict JSON, nulls where the numbers were not finite
+    assert records[-1]["kind"] == "eval" and records[-1]["step"] == 4 and records[-1]["loss"] is None
+
+
+def test_a_kill_between_the_two_halves_of_a_swap_keeps_the_old_best(tmp_path, tiny_corpus, monkeypatch):
+    cfg = tiny_run_config(tmp_path / "run", tiny_corpus, "train.eval_every=4", "train.max_steps=8")
+    train(cfg, until_step=4)
+    run = tmp_path / "run"
+    best_loss = read_manifest(run / "best")["metrics"]["loss"]
+    real_replace = os.replace
+
+    def killed(src, dst):  # die after best/ went aside, before the new one moved in
+        if str(dst).endswith("best") and ".tmp-" in str(src):
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(ckpt.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):  # step 8 improves on step 4, so best/ is rewritten
+        train(cfg, resume=True)
+    assert not (run / "best").exists() and (run / "best.old" / "manifest.json").is_file()
+    assert read_manifest(run / "best.old")["metrics"]["loss"] == best_loss
+    (run / ".last.tmp-424242").mkdir()  # what a killed write of last/ leaves
+    monkeypatch.undo()
+    done = recover_run_dir(run)
+    assert done == [
+        f"restored {run / 'best'} from the interrupted swap (best.old)",
+        f"removed .best.tmp-{os.getpid()}, left by an interrupted checkpoint write",  # the killed write
+        "removed .last.tmp-424242, left by an interrupted checkpoint write",
+    ]
+    assert read_manifest(run / "best")["metrics"]["loss"] == best_loss and not (run / "best.old").exists()
+    assert recover_run_dir(run) == []  # nothing left to do
+
+
+def test_resume_reads_the_recovered_best_before_comparing(tmp_path, tiny_corpus):
+    cfg = tiny_run_config(tmp_path / "run", tiny_corpus, "train.eval_every=4", "train.max_steps=8")
+    train(cfg, until_step=4)
+    run = tmp_path / "run"
+    first = read_manifest(run / "best")["metrics"]["loss"]
+    (run / "best").rename(run / "best.old")  # as a kill mid-swap leaves it
+    (run / ".best.tmp-1").mkdir()
+    task = get_task_kind(cfg.task).task_class()(cfg)
+    cfg2 = dataclasses.replace(cfg, model=task.model_config(cfg.model))
+    trainer = Trainer(cfg2, task, build_model(cfg2.model, task.family))
+    trainer.resume()
+    assert trainer.best == pytest.approx(first) and math.isfinite(trainer.best)
+    assert (run / "best" / "manifest.json").is_file() and not (run / ".best.tmp-1").exists()
