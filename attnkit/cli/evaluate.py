@@ -64,7 +64,10 @@ def report_seq2seq(lm, args: argparse.Namespace) -> int:
         return 0
     print(f"{args.split}: {m['examples']} examples, beam {m['beam_size']}; hypotheses in {hyp_path}")
     print(f"  loss {m['loss']:.4f} nats per target token (ppl {m['ppl']:.2f})")
-    if "bleu" in m:
+    if "distinct1" in m:  # dialogue
+        print(f"  BLEU-1 {m['bleu1']:.2f}  BLEU-2 {m['bleu2']:.2f}  distinct-1 {m['distinct1']:.4f}  "
+              f"distinct-2 {m['distinct2']:.4f}  mean length {m['avg_len']:.1f}")  # fmt: skip
+    elif "bleu" in m:
         print(f"  sacreBLEU {m['bleu']:.2f}  ({m['bleu_signature']})")
         print(f"  chrF {m['chrf']:.2f}  ({m['chrf_signature']})")
         print(f"  BLEU lowercased+tokenized {m['bleu_lc_tok']:.2f}  ({m['bleu_lc_tok_signature']})")

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from attnkit.attention import BACKENDS
-from attnkit.cli.options import add_device
+from attnkit.cli.options import COUNT, SEED, add_device, number
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
@@ -88,7 +88,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     lm = load(args.ckpt, device=args.device, overrides=args.overrides)
     lm.require("generate")
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    if args.prompt is None:
+        from attnkit.data.sources import decode_utf8
+
+        prompt = decode_utf8(sys.stdin.buffer.read(), "stdin")
+    else:
+        prompt = args.prompt
     sys.stdout.write(prompt)
     for chunk in lm.stream(prompt, **_decode_overrides(args)):
         sys.stdout.write(chunk)
@@ -106,7 +111,7 @@ def _read_inputs(args: argparse.Namespace) -> list[str]:
 
 
 def _search_add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the recipe's)")
+    parser.add_argument("--beam", type=COUNT, help="beam width (1 = greedy; default: the recipe's)")
     parser.add_argument("--sample", action="store_true", help="sample (decode.temperature/top_k/top_p)")
 
 
@@ -192,8 +197,31 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return int(report(lm, args))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (a handler that kept the stream it was made with
+    would write to a closed one after a caller swapped stderr, as test runners and notebooks do)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``attnkit generate: error: argument --top-k: …``, exit 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="attnkit", description="Self-attention for NLP, measured.")
+    from attnkit import __version__
+
+    p = Parser(prog="attnkit", description="Self-attention for NLP, measured.")
+    p.add_argument("--version", action="version", version=f"attnkit {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train from a recipe YAML")
@@ -206,13 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ckpt", required=True, help="checkpoint directory (or a run directory)")
     add_device(g)
     g.add_argument("--prompt", help="prompt text; read from stdin when absent")
-    g.add_argument("--max-new-tokens", type=int)
-    g.add_argument("--temperature", type=float, help="0 = greedy")
-    g.add_argument("--top-k", type=int)
-    g.add_argument("--top-p", type=float)
-    g.add_argument("--repetition-penalty", type=float)
+    g.add_argument("--max-new-tokens", type=COUNT)
+    g.add_argument("--temperature", type=number(float, 0, above=False), help="0 = greedy")
+    g.add_argument("--top-k", type=COUNT)
+    g.add_argument("--top-p", type=number(float, 0, maximum=1), help="nucleus mass, in (0, 1]")
+    g.add_argument("--repetition-penalty", type=number(float, 0))
     g.add_argument("--stop", action="append", help="stop string (repeatable)")
-    g.add_argument("--seed", type=int)
+    g.add_argument("--seed", type=SEED)
     g.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.prompt_overflow=error")
     g.set_defaults(func=_cmd_generate)
 
@@ -223,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--input", help="UTF-8 file, one input per line (default: stdin)")
         x.add_argument("--output", help="write outputs here (default: stdout), one per line")
         _search_add_arguments(x)
-        x.add_argument("--batch-size", type=int, default=64)
+        x.add_argument("--batch-size", type=COUNT, default=64)
         x.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.no_repeat_ngram=3")
         x.set_defaults(func=_cmd_transduce)
 
@@ -253,10 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ckpt", required=True)
     add_device(e)
     e.add_argument("--split", default="test")
-    e.add_argument("--max-batches", type=int, help="loss on only the first N batches")
+    e.add_argument("--max-batches", type=COUNT, help="loss on only the first N batches")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    e.add_argument("--beam", type=int, help="seq2seq/speech: beam width (default: the recipe's)")
-    e.add_argument("--limit", type=int, help="seq2seq/speech: decode only the first N examples")
+    e.add_argument("--beam", type=COUNT, help="seq2seq/speech: beam width (default: the recipe's)")
+    e.add_argument("--limit", type=COUNT, help="seq2seq/speech: decode only the first N examples")
     e.add_argument("--out-dir", help="seq2seq: where hypotheses and scores go (default: <run>/eval)")
     e.set_defaults(func=_cmd_eval)
 
@@ -268,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="model family (repeatable; default: all three)",
     )
     d.add_argument("--preset", default="tiny", help="model size preset (tiny, small, base)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=SEED, default=0)
     d.add_argument("overrides", nargs="*", help="ModelConfig overrides such as n_layers=3")
     d.set_defaults(func=_cmd_demo)
 
@@ -299,20 +327,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed
+        return int(done.code or 0)
     from attnkit.api import TrainingError
 
     # attnkit's own notices (vocabulary reports, truncation warnings) go to stderr, plainly.
     log = logging.getLogger("attnkit")
     if not log.handlers:
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("attnkit: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as e:
+    except ValueError as e:
         print(f"attnkit: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path that is missing, a directory, or not ours to write: bad input
+        where = f": {e.filename}" if e.filename else ""
+        print(f"attnkit: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except TrainingError as e:  # the run stopped on purpose; its last good state is kept
         print(f"attnkit: error: {e}", file=sys.stderr)

@@ -17,20 +17,35 @@ def add_device(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def number(kind: type | str, minimum: float = 0, *, above: bool = True) -> Callable[[str], float | int]:
+def _plain(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def number(
+    kind: type | str, minimum: float = 0, *, above: bool = True, maximum: float | None = None
+) -> Callable[[str], float | int]:
     """An argparse type: a finite ``kind`` (int or float) above ``minimum`` (or at least it, with
-    ``above=False``), else argparse's one-line usage error (exit 2)."""
+    ``above=False``) and at most ``maximum``; anything else is argparse's one-line usage error
+    naming the option and the range (exit 2)."""
     cast = {"int": int, "float": float}.get(kind, kind) if isinstance(kind, str) else kind
-    rule = f"{'above' if above else 'at least'} {minimum:g}"
+    rule = f"{'above' if above else 'at least'} {_plain(minimum)}"
+    rule += f" and at most {_plain(maximum)}" if maximum is not None else ""
 
     def parse(text: str) -> float | int:
         try:
             value = cast(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {cast.__name__} {rule}, got {text!r}") from None
-        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+        low = value < minimum or (above and value == minimum)
+        if not math.isfinite(value) or low or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
         return value
 
     parse.__name__ = cast.__name__
     return parse
+
+
+COUNT = number(int, 1, above=False)
+"""An argparse type: an integer of 1 or more."""
+SEED = number(int, 0, above=False, maximum=2**63 - 1)
+"""An argparse type: a seed torch accepts (0 .. 2**63 - 1)."""

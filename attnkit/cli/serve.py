@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from attnkit.cli.options import add_device, number
+from attnkit.cli.options import COUNT, add_device, number
 from attnkit.serve.limits import ServeLimits
 
 
@@ -14,13 +14,13 @@ def add_parser(sub) -> None:
     s.add_argument("--ckpt", action="append", required=True, help="a checkpoint directory (repeatable)")
     add_device(s)
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--port", type=number(int, 1, above=False, maximum=65535), default=8000)
     for f in dataclasses.fields(ServeLimits):  # the limits and their defaults are declared once
         kind = number(f.type, f.metadata.get("min", 0), above="min" not in f.metadata)
         help = f"{f.metadata['help']} (default {f.default})"
         s.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default, help=help)
     s.add_argument(
-        "--threads", type=int, help="torch threads per model call (default: CPU cores / --max-concurrency)"
+        "--threads", type=COUNT, help="torch threads per model call (default: CPU cores / --max-concurrency)"
     )
     s.set_defaults(func=run)
 

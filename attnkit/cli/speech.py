@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from attnkit.cli.options import add_device
+from attnkit.cli.options import COUNT, add_device
 
 
 def add_parser(sub) -> None:
@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
     t.add_argument("--ckpt", required=True)
     add_device(t)
     t.add_argument("files", nargs="+", help="WAV files (16-bit PCM; resampled to the model's rate)")
-    t.add_argument("--beam", type=int, help="beam width (default: the recipe's)")
+    t.add_argument("--beam", type=COUNT, help="beam width (default: the recipe's)")
     t.add_argument("--json", action="store_true", help="one JSON object per file")
     t.add_argument(
         "--split-on-silence",

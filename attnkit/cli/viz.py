@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from attnkit.cli.options import add_device
+from attnkit.cli.options import COUNT, add_device, number
 
 
 def parse_indices(text: str | None, what: str) -> list[int] | None:
@@ -38,8 +38,9 @@ def add_parser(sub) -> None:
     src.add_argument("--audio", help="speech checkpoints: a WAV file to transcribe and show")
     v.add_argument("--layers", help="block indices to capture, e.g. 0,2 or 0-3 (default all)")
     v.add_argument("--heads", help="head indices to capture (default all)")
-    v.add_argument("--max-new-tokens", type=int, default=0, help="LM: tokens to generate after the prompt")
-    v.add_argument("--beam", type=int, help="seq2seq: beam width (default: the recipe's)")
+    v.add_argument("--max-new-tokens", type=number(int, 0, above=False), default=0,
+                   help="LM: tokens to generate after the prompt")  # fmt: skip
+    v.add_argument("--beam", type=COUNT, help="seq2seq: beam width (default: the recipe's)")
     v.add_argument("--no-per-head", action="store_true", help="skip the one-PNG-per-head files")
     v.add_argument("--out", required=True, help="output directory")
     v.set_defaults(func=run)

@@ -10,7 +10,10 @@ to a default.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
+import re
 import tempfile
 import types
 import typing
@@ -95,6 +98,29 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     return cls(**kwargs)
 
 
+_RANGES = {  # rule -> (test, wording)
+    ">0": (lambda v: v > 0, "above 0"),
+    ">=0": (lambda v: v >= 0, "0 or more"),
+    ">=1": (lambda v: v >= 1, "1 or more"),
+    "(0,1]": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "[0,1)": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "any": (lambda v: True, "a finite number"),
+}
+
+
+def check_ranges(obj: Any, section: str, rules: dict[str, str]) -> None:
+    """Refuse a field outside its range, naming it, its value and the range. ``rules`` maps a
+    field to one of ``_RANGES``; None passes (an optional field left unset); a float must also be
+    finite (NaN and infinity are never a setting)."""
+    for name, rule in rules.items():
+        v = getattr(obj, name)
+        if v is None or isinstance(v, bool):
+            continue
+        test, wording = _RANGES[rule]
+        if not (math.isfinite(v) and test(v)):
+            raise ValueError(f"{section}.{name}={v!r} is out of range: it must be {wording}")
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """Plain nested dict of a config dataclass (safe to dump as YAML)."""
     d = dataclasses.asdict(obj)
@@ -109,8 +135,75 @@ def _plain(x: Any) -> Any:
     return x
 
 
+_INT = re.compile(r"[+-]?\d(_?\d)*")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", re.IGNORECASE)
+_WORDS = {"true": True, "false": False, "null": None, "~": None}
+MAX_LIST_DEPTH = 8
+
+
+def parse_value(raw: str, depth: int = 0) -> Any:
+    """An override's value, by one small grammar (not YAML: no sexagesimal ``1:30``, no anchors):
+
+    - ``true`` / ``false``, ``null`` / ``~`` (any case); an empty value is ``""``;
+    - integers (``12``, ``-3``, ``1_000``) and floats (``3e-4``, ``.5``, ``inf``, ``nan``);
+    - a list ``[a, b, [c, d]]`` of values (nested at most 8 deep);
+    - ``"double quoted"`` (JSON escapes such as ``\n``) or ``'single quoted'`` strings;
+    - anything else is the text itself, stripped.
+
+    Raises:
+        ValueError: an unbalanced list or quote, or a list nested too deep.
+    """
+    s = raw.strip()
+    if s.lower() in _WORDS:
+        return _WORDS[s.lower()]
+    if _INT.fullmatch(s):
+        return int(s)
+    if _FLOAT.fullmatch(s):
+        return float(s)
+    if s[:1] == "[" or s[-1:] == "]":
+        return _parse_list(s, depth)
+    if s[:1] in "\"'" and s:
+        if len(s) < 2 or s[-1] != s[0]:
+            raise ValueError(f"unclosed quote in {raw!r}")
+        if s[0] == "'":
+            return s[1:-1]
+        try:
+            return json.loads(s)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"bad double-quoted string {raw!r}: {e.msg}") from None
+    return s
+
+
+def _parse_list(s: str, depth: int) -> list:
+    if not (s.startswith("[") and s.endswith("]")):
+        raise ValueError(f"unbalanced brackets in {s!r}; a list looks like [1, 2, 3]")
+    if depth >= MAX_LIST_DEPTH:
+        raise ValueError(f"lists nested more than {MAX_LIST_DEPTH} deep in {s!r}")
+    items, level, quote, start = [], 0, "", 1
+    for i, ch in enumerate(s[1:-1], start=1):  # split on the commas of this level only
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            level += 1
+        elif ch == "]":
+            level -= 1
+            if level < 0:
+                raise ValueError(f"unbalanced brackets in {s!r}; a list looks like [1, 2, 3]")
+        elif ch == "," and level == 0:
+            items.append(s[start:i])
+            start = i + 1
+    if level or quote:
+        raise ValueError(f"unbalanced {'quote' if quote else 'brackets'} in {s!r}")
+    items.append(s[start:-1])
+    if len(items) == 1 and not items[0].strip():
+        return []
+    return [parse_value(item, depth + 1) for item in items]
+
+
 def apply_overrides(obj: T, overrides: typing.Iterable[str]) -> T:
-    """Return a copy of ``obj`` with ``a.b=value`` overrides applied (values parsed as YAML).
+    """Return a copy of ``obj`` with ``a.b=value`` overrides applied (values by :func:`parse_value`).
 
     Raises:
         ValueError: for a malformed override, an unknown key (listing the valid ones) or a value
@@ -133,7 +226,10 @@ def apply_overrides(obj: T, overrides: typing.Iterable[str]) -> T:
             node = node[part]
         if parts[-1] not in node:
             raise ValueError(f"override {item!r}: unknown key {key!r}; valid keys: {', '.join(sorted(node))}")
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            node[parts[-1]] = parse_value(raw) if raw.strip() else ""
+        except ValueError as e:
+            raise ValueError(f"override {item!r}: {e}") from None
     return from_dict(type(obj), data)
 
 

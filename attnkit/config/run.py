@@ -13,10 +13,14 @@ and every field can be overridden on the command line as ``train.lr=3e-4``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
+from attnkit.config.base import check_ranges
 from attnkit.config.model import ModelConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,6 +91,14 @@ class DataConfig:
     """Speech: normalise each mel band with training-set statistics (stored in the model), or
     per recording (which removes each word's average spectrum)."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, "data", {
+            "bpe_vocab_size": ">=1", "min_freq": ">=1", "seq_len": ">=1", "src_bpe_vocab_size": ">=1",
+            "max_src_len": ">=1", "max_tgt_len": ">=1", "context_turns": ">=1", "n_mels": ">=1",
+            "min_words": ">=1", "max_words": ">=1", "min_gap_ms": ">=0", "max_gap_ms": ">=0",
+            "eval_strings": ">=1", "speed_perturb": "[0,1)",
+        })  # fmt: skip
+
 
 @dataclass
 class TrainConfig:
@@ -147,6 +159,15 @@ class TrainConfig:
     """Show a progress bar (loss, tokens/s, ETA)."""
 
     def __post_init__(self) -> None:
+        check_ranges(self, "train", {
+            "batch_size": ">=1", "grad_accum": ">=1", "max_steps": ">=1", "max_minutes": ">0", "lr": ">=0",
+            "min_lr": ">=0", "warmup_steps": ">=0", "weight_decay": ">=0", "beta1": "[0,1)", "beta2": "[0,1)",
+            "grad_clip": ">0", "label_smoothing": "[0,1)", "eval_every": ">=1", "eval_batches": ">=1",
+            "average_last": ">=0", "early_stopping": ">=1", "log_every": ">=1", "threads": ">=1",
+        })  # fmt: skip
+        if self.warmup_steps > self.max_steps:
+            log.warning("train.warmup_steps=%d is more than train.max_steps=%d: the learning rate never "
+                        "reaches train.lr", self.warmup_steps, self.max_steps)  # fmt: skip
         if self.min_lr > self.lr:
             raise ValueError(
                 f"train.min_lr={self.min_lr} is above train.lr={self.lr}: the cosine schedule would "
@@ -185,6 +206,13 @@ class DecodeConfig:
     """Seq2seq: a generated target has at most max_len_a * source_len + max_len_b tokens
     (and never more than data.max_tgt_len * 2)."""
     max_len_b: int = 10
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "decode", {
+            "max_new_tokens": ">=0", "temperature": ">=0", "top_k": ">=1", "top_p": "(0,1]",
+            "repetition_penalty": ">0", "beam_size": ">=1", "length_penalty": "any", "no_repeat_ngram": ">=0",
+            "max_len_a": ">=0", "max_len_b": ">=0",
+        })  # fmt: skip
 
 
 @dataclass

@@ -269,7 +269,8 @@ def test_label_smoothing_reaches_the_loss_and_a_non_finite_loss_stops_in_full(tm
         trainer.fit()
     assert seen == [0.1, 0.1, 0.1]
     assert str(err.value) == (
-        f"loss is inf at step 3; training stopped. The last good checkpoint is {tmp_path / 'run' / 'last'}. "
+        "the training loss is inf at step 3; training stopped and nothing non-finite was saved: "
+        f"{tmp_path / 'run' / 'last'} keeps step 2, the last finite state. "
         "Lower train.lr, keep train.grad_clip on, or use precision=fp32"
     )
     assert read_manifest(tmp_path / "run" / "last")["step"] == 2

@@ -47,7 +47,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_corpus, mo
         return (loss * float("nan") if calls["n"] == 6 else loss), n
 
     monkeypatch.setattr(LanguageModelingTask, "loss", poisoned)
-    with pytest.raises(TrainingError, match=r"loss is nan at step 6; training stopped. The last good"):
+    with pytest.raises(TrainingError, match=r"loss is nan at step 6; training stopped .* keeps step 4, the"):
         attnkit.train(cfg)
     lm = attnkit.load(tmp_path / "run" / "last")
     assert lm.manifest["step"] == 4
