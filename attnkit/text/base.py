@@ -17,11 +17,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (``"\\ud800"``: half of a UTF-16 pair, not a character;
+    it cannot be written as UTF-8) replaced by U+FFFD, the replacement character. A Python string
+    never holds a valid pair, so every surrogate in one is lone."""
+    return _SURROGATE.sub("\ufffd", text)
+
 
 SPECIALS: tuple[str, ...] = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3

@@ -14,7 +14,7 @@ from typing import Any
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
-from attnkit.text.base import SPECIALS, Tokenizer, register_tokenizer
+from attnkit.text.base import SPECIALS, Tokenizer, register_tokenizer, replace_surrogates
 
 # CJK ideographs (+ extension A, compatibility), CJK punctuation and full-width forms.
 CJK_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
@@ -86,10 +86,12 @@ class BPETokenizer(Tokenizer):
         return self.hf.get_vocab_size()
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
-        return self._wrap(self.hf.encode(text, add_special_tokens=False).ids, add_bos, add_eos)
+        ids = self.hf.encode(replace_surrogates(text), add_special_tokens=False).ids
+        return self._wrap(ids, add_bos, add_eos)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self.hf.encode_batch(list(texts), add_special_tokens=False)]
+        clean = [replace_surrogates(t) for t in texts]
+        return [e.ids for e in self.hf.encode_batch(clean, add_special_tokens=False)]
 
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str:
         return self.hf.decode(list(ids), skip_special_tokens=skip_special)

@@ -18,7 +18,7 @@ from typing import Any
 
 from tokenizers import Tokenizer as HFTokenizerCore
 
-from attnkit.text.base import Tokenizer, register_tokenizer
+from attnkit.text.base import Tokenizer, register_tokenizer, replace_surrogates
 
 ROLES = ("pad", "unk", "bos", "eos")
 
@@ -61,10 +61,12 @@ class HFTokenizer(Tokenizer):
         return dict(self._specials)
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
-        return self._wrap(self.core.encode(text, add_special_tokens=False).ids, add_bos, add_eos)
+        ids = self.core.encode(replace_surrogates(text), add_special_tokens=False).ids
+        return self._wrap(ids, add_bos, add_eos)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self.core.encode_batch(list(texts), add_special_tokens=False)]
+        clean = [replace_surrogates(t) for t in texts]
+        return [e.ids for e in self.core.encode_batch(clean, add_special_tokens=False)]
 
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str:
         if skip_special:
