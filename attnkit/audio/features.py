@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +58,22 @@ def _not_wav(where: str, e: Exception) -> ValueError:
     return ValueError(f"{where} is not a readable WAV file ({e}); convert it to 16-bit PCM WAV")
 
 
+# What the stdlib reader raises on a malformed header: its own error, a short file, a chunk whose
+# size runs past the end (RuntimeError from the chunk reader), a field that does not unpack.
+_BAD_WAV = (wave.Error, EOFError, RuntimeError, struct.error)
+
+
 def wav_info(source: str | Path | bytes) -> tuple[int, int, int, int]:
     """``(channels, sample width in bytes, sample rate, frames)`` of a WAV file or its bytes."""
     handle, where = _source(source)
     try:
         with wave.open(handle, "rb") as w:
-            return w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-    except (wave.Error, EOFError) as e:
+            info = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+    except _BAD_WAV as e:
         raise _not_wav(where, e) from None
+    if info[2] <= 0:
+        raise ValueError(f"{where}: the header says {info[2]} Hz; a WAV file needs a positive sample rate")
+    return info
 
 
 def _read(
@@ -80,6 +89,8 @@ def _read(
                     f"{p}: {channels} channel(s) of {8 * width}-bit samples; attnkit reads mono 16-bit "
                     "PCM (e.g. `sox in.wav -c 1 -b 16 out.wav`)"
                 )
+            if rate <= 0:
+                raise ValueError(f"{p}: the header says {rate} Hz; a WAV file needs a positive sample rate")
             if sample_rate is not None and rate != sample_rate:
                 raise ValueError(f"{p}: sample rate {rate} Hz, expected {sample_rate} Hz; resample it first")
             if n == 0:
@@ -87,7 +98,7 @@ def _read(
             if max_seconds is not None and n / rate > max_seconds:
                 raise ValueError(f"{p}: {n / rate:.1f} s of audio, more than the {max_seconds:g} s limit")
             raw = w.readframes(n)
-    except (wave.Error, EOFError) as e:
+    except _BAD_WAV as e:
         raise _not_wav(p, e) from None
     n = len(raw) // (2 * channels)  # a truncated file holds fewer frames than its header says
     if n == 0:

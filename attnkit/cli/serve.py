@@ -19,10 +19,26 @@ def add_parser(sub) -> None:
         kind = number(f.type, f.metadata.get("min", 0), above="min" not in f.metadata)
         help = f"{f.metadata['help']} (default {f.default})"
         s.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default, help=help)
+    s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="another name this server answers to in the Host header (repeatable; * = any). "
+                   "By default only the bound address and localhost names: a page on another site "
+                   "cannot drive the server through DNS rebinding")  # fmt: skip
     s.add_argument(
         "--threads", type=COUNT, help="torch threads per model call (default: CPU cores / --max-concurrency)"
     )
     s.set_defaults(func=run)
+
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def allowed_hosts(host: str, extra: list[str]) -> list[str]:
+    """The Host names to accept: the bound address (the machine's name when bound to all
+    interfaces), the loopback names, and any ``--allow-host``."""
+    import socket
+
+    bound = [socket.gethostname(), socket.getfqdn()] if host in ("0.0.0.0", "::", "") else [host]
+    return sorted({*LOCAL_NAMES, *bound, *extra})
 
 
 def load_models(paths: list[str], device: str = "cpu") -> dict:
@@ -59,5 +75,10 @@ def run(args: argparse.Namespace) -> int:
         f"{args.max_concurrency} calls at once, {threads} torch thread(s) each",
         flush=True,
     )
-    uvicorn.run(create_app(models, limits), host=args.host, port=args.port, log_level="warning")
+    app = create_app(models, limits, allowed_hosts(args.host, args.allow_host))
+    # Idle or slow connections cannot pile up: 5 s keep-alive, a cap on open connections (more
+    # get 503), 16 KiB of headers at most; BodyLimit times out a stalled body.
+    connections = args.max_concurrency + args.max_queue + 32
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
+                limit_concurrency=connections, h11_max_incomplete_event_size=16_384)  # fmt: skip
     return 0

@@ -15,6 +15,7 @@ The routes live in :mod:`attnkit.serve.routes` (text verbs, pages) and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from attnkit.api import LoadedModel
 from attnkit.serve import routes
+from attnkit.serve.guards import BodyLimit, HostCheck
 from attnkit.serve.limits import ApiError, Gate, ServeLimits
 from attnkit.serve.speech import TRANSCRIBE_OPENAPI, transcribe
 from attnkit.tasks.registry import VERBS
@@ -70,8 +72,13 @@ def _bundled() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     return assets, pages
 
 
-def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None) -> FastAPI:
-    """The app serving ``models`` (name -> loaded checkpoint) within ``limits``."""
+def create_app(
+    models: dict[str, LoadedModel],
+    limits: ServeLimits | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+) -> FastAPI:
+    """The app serving ``models`` (name -> loaded checkpoint) within ``limits``; with
+    ``allowed_hosts``, a request whose ``Host`` names another server gets 421."""
     if not models:
         raise ValueError("attnkit serve needs at least one checkpoint (--ckpt DIR)")
     limits = limits or ServeLimits()
@@ -94,6 +101,13 @@ def create_app(models: dict[str, LoadedModel], limits: ServeLimits | None = None
     app.add_api_route("/static/{name}", routes.static, **hidden)
     app.add_api_route("/api/health", routes.health)
     app.add_api_route("/api/models", routes.list_models)
+    audio = {f"/api/{v.name}" for v in VERBS.values() if v.reads == "audio"}
+    def body_limit(path: str) -> int:
+        return limits.max_audio_bytes if path in audio else limits.max_body_bytes
+
+    app.add_middleware(BodyLimit, limit_for=body_limit)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)  # added last: runs first
     handlers = {**routes.HANDLERS, "transcribe": transcribe}
     for verb in VERBS.values():  # one POST per verb the registry declares
         handler = handlers[verb.name]

@@ -28,6 +28,7 @@ class ServeLimits:
     max_concurrency: int = _limit(2, "model calls running at once (the rest wait in the queue)")
     max_queue: int = _limit(16, "requests allowed to wait for a slot; one more gets 429", min=0)
     max_new_tokens: int = _limit(256, "cap on max_new_tokens for generation")
+    max_body_bytes: int = _limit(65_536, "largest accepted JSON request body, in bytes (413 beyond)")
     max_audio_bytes: int = _limit(1_000_000, "largest accepted WAV upload, in bytes (413 beyond)")
     max_audio_seconds: float = _limit(
         10.0, "longest accepted recording, in seconds (413 beyond; read from the WAV header)"
@@ -37,7 +38,8 @@ class ServeLimits:
         if self.max_concurrency < 1 or self.max_queue < 0:
             got = f"{self.max_concurrency}, {self.max_queue}"
             raise ValueError(f"max_concurrency must be >= 1 and max_queue >= 0, got {got}")
-        small = [k for k in ("max_input_chars", "max_new_tokens", "max_audio_bytes", "max_audio_seconds")
+        small = [k for k in ("max_input_chars", "max_new_tokens", "max_body_bytes", "max_audio_bytes",
+                             "max_audio_seconds")
                  if not getattr(self, k) > 0]  # fmt: skip
         if small:
             raise ValueError(f"{', '.join(small)} must be > 0")

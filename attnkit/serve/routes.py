@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from attnkit.api import LoadedModel
 from attnkit.serve.limits import ApiError, ServeLimits
+from attnkit.text.base import replace_surrogates
 from attnkit.viz.inspect import inspect_attention
 from attnkit.viz.payload import view_payload
 from attnkit.viz.streams import has_attention
@@ -37,8 +38,10 @@ class TaskRequest(BaseModel):
 
 class GenerateRequest(TaskRequest):
     max_new_tokens: int = Field(64, ge=1, description="tokens to generate (capped by the server)")
-    temperature: float | None = Field(None, gt=0, description="sampling temperature (default: the recipe's)")
-    seed: int | None = Field(None, description="sampling seed, for repeatable output")
+    temperature: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="sampling temperature (default: the recipe's)"
+    )
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="sampling seed, for repeatable output")
 
 
 class TransduceRequest(TaskRequest):
@@ -90,10 +93,12 @@ def check_len(request: Request, n: int) -> None:
 
 
 def need_text(request: Request, text: str) -> str:
+    """``text`` within the length limit and not blank; lone surrogates (``"\\ud800"``, valid in
+    JSON, not in UTF-8) become U+FFFD here, so nothing downstream meets one."""
     check_len(request, len(text))
     if not text.strip():
         raise ApiError(422, "the input text is empty")
-    return text
+    return replace_surrogates(text)
 
 
 async def call(
@@ -153,6 +158,7 @@ async def chat(req: ChatRequest, request: Request) -> dict[str, Any]:
     check_len(request, sum(len(t) for t in req.history))
     if not req.history or not all(t.strip() for t in req.history):
         raise ApiError(422, "history must hold at least one turn, and no empty turns")
+    req.history = [replace_surrogates(t) for t in req.history]
     cap = min(req.max_new_tokens, _limits(request).max_new_tokens)
 
     def run(lm: LoadedModel) -> dict[str, Any]:
@@ -180,6 +186,7 @@ async def zero_shot(req: ZeroShotRequest, request: Request) -> dict[str, Any]:
     descriptions (encoders) or the likelihood of each label word (language models)."""
     text = need_text(request, req.text)
     check_len(request, len(req.labels))
+    req.labels = replace_surrogates(req.labels)
 
     def run(lm: LoadedModel) -> dict[str, Any]:
         from attnkit.fewshot import parse_labels, zero_shot_classifier

@@ -27,6 +27,10 @@ _WAV_BODY = {
 }
 
 
+WAV_TYPES = ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "application/octet-stream")
+"""Content types a WAV upload may declare (or none)."""
+
+
 async def read_upload(request: Request, limit: int) -> bytes:
     """The body, refused (413) as soon as it passes ``limit`` bytes, declared or counted."""
     declared = request.headers.get("content-length")
@@ -57,6 +61,9 @@ async def transcribe(
     own (a one-word model reading a string of words); ``pieces`` gives their start and end in
     seconds, and there is no figure (no one attention map spans the pieces)."""
     limits = request.app.state.limits
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and kind not in WAV_TYPES:
+        raise ApiError(415, f"Content-Type {kind!r}: send the WAV file's bytes as {WAV_TYPES[0]}")
     data = await read_upload(request, limits.max_audio_bytes)
     try:
         channels, _, rate, n = wav_info(data)
