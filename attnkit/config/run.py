@@ -13,14 +13,11 @@ and every field can be overridden on the command line as ``train.lr=3e-4``.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
 from attnkit.config.base import check_ranges
 from attnkit.config.model import ModelConfig
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -165,9 +162,6 @@ class TrainConfig:
             "grad_clip": ">0", "label_smoothing": "[0,1)", "eval_every": ">=1", "eval_batches": ">=1",
             "average_last": ">=0", "early_stopping": ">=1", "log_every": ">=1", "threads": ">=1",
         })  # fmt: skip
-        if self.warmup_steps > self.max_steps:
-            log.warning("train.warmup_steps=%d is more than train.max_steps=%d: the learning rate never "
-                        "reaches train.lr", self.warmup_steps, self.max_steps)  # fmt: skip
         if self.min_lr > self.lr:
             raise ValueError(
                 f"train.min_lr={self.min_lr} is above train.lr={self.lr}: the cosine schedule would "

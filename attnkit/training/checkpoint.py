@@ -32,6 +32,42 @@ from attnkit.config.run import RunConfig
 from attnkit.text.base import Tokenizer, load_tokenizer
 
 FORMAT = 1
+MAX_TEXT_BYTES = {"config.yaml": 1 << 20, "manifest.json": 1 << 20, "tokenizer.json": 64 << 20,
+                  "optimizer.json": 64 << 20}  # fmt: skip
+"""The largest text file of each kind a checkpoint may hold; a bigger one is refused unread."""
+MANIFEST_KEYS = ("format", "step", "tokenizer_sha256")
+
+
+def member(d: Path, name: str) -> Path:
+    """``d/name`` if it is a regular file inside ``d`` (a link may point only within ``d``).
+
+    A checkpoint folder is handed over by someone else: a link out of it, a device such as
+    /dev/zero or a FIFO (which would hang the reader) is refused before anything is read.
+
+    Raises:
+        FileNotFoundError: it is missing. ValueError: it is not a regular file inside ``d``.
+    """
+    p = d / name
+    if not p.exists() and not p.is_symlink():
+        raise FileNotFoundError(f"{p} is missing")
+    real = p.resolve()
+    if p.is_symlink() and not real.is_relative_to(d.resolve()):
+        raise ValueError(f"{p} links outside the checkpoint folder (to {real}); copy the file in instead")
+    if not real.is_file():
+        raise ValueError(f"{p} is not a regular file; a checkpoint holds plain files only")
+    return p
+
+
+def read_member(d: Path, name: str) -> str:
+    """The UTF-8 text of ``d/name`` (see :func:`member`), refused unread over its size cap."""
+    p = member(d, name)
+    size, cap = p.stat().st_size, MAX_TEXT_BYTES.get(name, 1 << 20)
+    if size > cap:
+        raise ValueError(f"{p} is {size:,} bytes; a checkpoint's {name} is at most {cap:,}")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{p} is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -52,9 +88,9 @@ def _optimizer_to_files(opt: torch.optim.Optimizer, d: Path) -> None:
 
 
 def _optimizer_from_files(opt: torch.optim.Optimizer, d: Path) -> None:
-    meta = json.loads((d / "optimizer.json").read_text(encoding="utf-8"))
+    meta = json.loads(read_member(d, "optimizer.json"))
     state: dict[int, dict[str, Any]] = {}
-    for key, t in load_file(str(d / "optimizer.safetensors")).items():
+    for key, t in load_file(str(member(d, "optimizer.safetensors"))).items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = t
     for key, v in meta["scalars"].items():
@@ -155,23 +191,38 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
 
 def read_manifest(path: Path) -> dict[str, Any]:
     try:
-        m = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        m = json.loads(read_member(path, "manifest.json"))
+    except json.JSONDecodeError as e:
         raise ValueError(f"{path}/manifest.json is unreadable: {e}") from None
-    if m.get("format") != FORMAT:
+    if isinstance(m, dict) and "format" in m and m["format"] != FORMAT:
         raise ValueError(f"{path}: checkpoint format {m.get('format')!r}, this attnkit reads {FORMAT}")
+    missing = [k for k in MANIFEST_KEYS if k not in m] if isinstance(m, dict) else list(MANIFEST_KEYS)
+    if missing:
+        raise ValueError(f"{path}/manifest.json lacks {', '.join(missing)}; it was not written by attnkit")
     return m
 
 
 def load_run_config(path: Path) -> RunConfig:
     import yaml
 
-    data = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
-    return from_dict(RunConfig, data)
+    f = path / "config.yaml"
+    try:
+        data = yaml.safe_load(read_member(path, "config.yaml"))
+    except yaml.YAMLError as e:
+        raise ValueError(f"{f} is not valid YAML: {' '.join(str(e).split())}") from None
+    if data is None:
+        raise ValueError(f"{f} is empty; a checkpoint's config.yaml holds the run's whole config")
+    if not isinstance(data, dict):
+        raise ValueError(f"{f} must be a mapping of config sections, got {type(data).__name__}")
+    try:
+        return from_dict(RunConfig, data)
+    except ValueError as e:
+        raise ValueError(f"{f}: {e}") from None
 
 
 def load_tokenizer_checked(path: Path, manifest: dict[str, Any], cfg: RunConfig) -> Tokenizer:
     """The checkpoint's tokenizer, refusing one that does not match the weights."""
+    read_member(path, "tokenizer.json")  # a regular file inside, within its size cap
     tok = load_tokenizer(path / "tokenizer.json")
     if tok.fingerprint() != manifest["tokenizer_sha256"] or tok.vocab_size != cfg.model.vocab_size:
         raise ValueError(
@@ -183,9 +234,7 @@ def load_tokenizer_checked(path: Path, manifest: dict[str, Any], cfg: RunConfig)
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
-    f = path / "model.safetensors"
-    if not f.is_file():
-        raise FileNotFoundError(f"{f} is missing")
+    f = member(path, "model.safetensors")
     try:
         missing, unexpected = load_model(model, str(f), strict=False)
     except Exception as e:  # safetensors raises its own error types for corrupt files
@@ -203,7 +252,7 @@ def load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
 
 def load_rng(path: Path) -> dict[str, torch.Tensor]:
     f = path / "rng.safetensors"
-    return load_file(str(f)) if f.is_file() else {}
+    return load_file(str(member(path, "rng.safetensors"))) if f.exists() or f.is_symlink() else {}
 
 
 def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -62,6 +62,9 @@ class Trainer:
             torch.set_num_threads(self.tc.threads)
         self.device = select_device(self.tc.device)
         self.dist: DistInfo = init_distributed(self.device)
+        if self.tc.warmup_steps > self.tc.max_steps and self.dist.is_main:
+            log.warning("train.warmup_steps=%d is more than train.max_steps=%d: the learning rate never "
+                        "reaches train.lr", self.tc.warmup_steps, self.tc.max_steps)  # fmt: skip
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, self.tc, self.device)
         self.gen = torch.Generator().manual_seed(self.tc.seed)
