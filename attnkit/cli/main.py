@@ -25,11 +25,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from attnkit.attention import BACKENDS
 from attnkit.cli.options import COUNT, SEED, add_device, number
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
+    from attnkit.attention import BACKENDS
     from attnkit.attention.registry import FAMILIES
 
     print(f"{'name':<12} weights  dropout  gqa  exact")

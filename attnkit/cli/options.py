@@ -6,14 +6,16 @@ import argparse
 import math
 from collections.abc import Callable
 
-from attnkit.api import DEVICES
+DEVICE_HELP = "where the model runs: auto, cpu, cuda, mps or cuda:N (default auto: CUDA, then MPS, then CPU)"
+"""Written out, not built from ``attnkit.api.DEVICES``, so that building the parser does not
+import torch; tests/test_import_time.py checks that the two agree."""
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
         default="auto",
-        help=f"where the model runs: {', '.join(DEVICES)} or cuda:N (default auto: CUDA, then MPS, then CPU)",
+        help=DEVICE_HELP,
     )
 
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
-
 
 def _limit(default: Any, help: str, **rule: Any) -> Any:
     """A limit's default and help (``attnkit serve`` makes its options from these), and ``min``
@@ -71,6 +69,8 @@ class Gate:
                 "retry shortly",
                 {"Retry-After": "1"},
             )  # fmt: skip
+        from fastapi.concurrency import run_in_threadpool
+
         self.inside += 1
         try:
             async with self.sem:
