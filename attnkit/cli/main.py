@@ -19,11 +19,12 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+import time
+from collections.abc import Iterator, Sequence
 
 from attnkit.cli.options import COUNT, SEED, add_device, number
 
@@ -110,6 +111,25 @@ def _read_inputs(args: argparse.Namespace) -> list[str]:
     return [line.replace("\\n", "\n") for line in text.splitlines()]
 
 
+def _input_chunks(args: argparse.Namespace, size: int) -> Iterator[list[str]]:
+    """The inputs, ``size`` lines at a time, read lazily (a file of any length)."""
+    from attnkit.data.sources import iter_lines
+
+    with open(args.input, "rb") if args.input else contextlib.nullcontext(sys.stdin.buffer) as f:
+        chunk: list[str] = []
+        for line in iter_lines(f, args.input or "stdin"):
+            chunk.append(line.replace("\\n", "\n"))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+TRANSDUCE_CHUNK = 512
+"""Lines translated (or summarized) between two writes of the output."""
+
+
 def _search_add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=COUNT, help="beam width (1 = greedy; default: the recipe's)")
     parser.add_argument("--sample", action="store_true", help="sample (decode.temperature/top_k/top_p)")
@@ -129,12 +149,19 @@ def _cmd_transduce(args: argparse.Namespace) -> int:
     m = load(args.ckpt, device=args.device, overrides=args.overrides)
     m.require(args.command)
     decode = _search_overrides(args)
-    outputs = m.transduce(_read_inputs(args), batch_size=args.batch_size, **decode)
-    text = "".join(o.replace("\n", " ") + "\n" for o in outputs)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    # Chunks of lines in, their outputs written and flushed as each is done: memory stays
+    # bounded for any file, and a stopped run keeps every line it finished.
+    done, t0 = 0, time.perf_counter()
+    sink = open(args.output, "w", encoding="utf-8") if args.output else contextlib.nullcontext(sys.stdout)  # noqa: SIM115
+    with sink as out:
+        for chunk in _input_chunks(args, TRANSDUCE_CHUNK):
+            outputs = m.transduce(chunk, batch_size=args.batch_size, first_line=done + 1, **decode)
+            out.write("".join(o.replace("\n", " ") + "\n" for o in outputs))
+            out.flush()
+            done += len(chunk)
+            if args.output:
+                rate = done / max(time.perf_counter() - t0, 1e-9)
+                print(f"attnkit: {done:,} lines done ({rate:.1f} lines/s)", file=sys.stderr, flush=True)
     return 0
 
 

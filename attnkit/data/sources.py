@@ -24,6 +24,7 @@ import io
 import os
 import shutil
 import tempfile
+import typing
 import urllib.error
 import urllib.request
 import zipfile
@@ -159,6 +160,19 @@ def decode_utf8(data: bytes, where: str) -> str:
             f"{where}: not valid UTF-8 at line {line} (byte {e.start}: {data[e.start : e.start + 4]!r}); "
             "re-encode it as UTF-8"
         ) from None
+
+
+def iter_lines(stream: typing.BinaryIO, where: str) -> typing.Iterator[str]:
+    """The lines of a byte stream (without their line ends), decoded strictly as UTF-8 one at a
+    time, so a file of any length is read in bounded memory; a bad byte names the line."""
+    for n, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"{where}: not valid UTF-8 at line {n} (byte {e.start}: {raw[e.start : e.start + 4]!r}); "
+                "re-encode it as UTF-8"
+            ) from None
 
 
 def read_text(path: str | os.PathLike) -> str:

@@ -29,8 +29,23 @@ from attnkit.text.pair import PairTokenizer
 log = logging.getLogger(__name__)
 
 
-def encode_sources(tokenizer: PairTokenizer, texts: Sequence[str], data: DataConfig) -> list[list[int]]:
-    """Source ids (``<eos>``-terminated, truncated to ``data.max_src_len``), warning on cuts."""
+CHARS_PER_TOKEN = 64
+"""No source token spans more characters than this, so a source is cut to ``max_src_len * 64``
+characters before tokenizing: a 50 MB line costs its bytes, not a tokenizer run over all of them."""
+
+
+def encode_sources(
+    tokenizer: PairTokenizer, texts: Sequence[str], data: DataConfig, numbers: Sequence[int] | None = None
+) -> list[list[int]]:
+    """Source ids (``<eos>``-terminated, truncated to ``data.max_src_len``), warning on cuts;
+    ``numbers`` names the inputs in the warnings (default 1, 2, …: a file's line numbers)."""
+    limit = data.max_src_len * CHARS_PER_TOKEN
+    for i, t in enumerate(texts):
+        if len(t) > limit:
+            n = numbers[i] if numbers is not None else i + 1
+            log.warning("input %d is %d characters; only its first %d are read (data.max_src_len=%d tokens)",
+                        n, len(t), limit, data.max_src_len)  # fmt: skip
+    texts = [t[:limit] for t in texts]
     out, cut = tokenizer.encode_sources([t.lower() if data.lowercase else t for t in texts], data.max_src_len)
     if cut:
         log.warning(
@@ -51,15 +66,17 @@ def transduce(
     *,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    first_line: int = 1,
 ) -> list[str]:
-    """Decode every text; ``progress(n)`` is called after each batch with the count done.
+    """Decode every text; ``progress(n)`` is called after each batch with the count done;
+    ``first_line`` is the number of ``texts[0]`` in warnings.
 
     No autograd graph is built: the searches run under ``torch.no_grad``."""
     model.eval()
     device = next(model.parameters()).device
     outputs = [""] * len(texts)
     todo = [i for i, t in enumerate(texts) if t.strip()]
-    srcs = encode_sources(tokenizer, [texts[i] for i in todo], data)
+    srcs = encode_sources(tokenizer, [texts[i] for i in todo], data, [first_line + i for i in todo])
     order = sorted(range(len(todo)), key=lambda j: len(srcs[j]))
     gen = torch.Generator(device=device)
     if dcfg.seed is not None:

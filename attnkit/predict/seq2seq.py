@@ -14,13 +14,14 @@ class Seq2SeqPredictor(Predictor):
     """Texts in, texts out (translation, summarization), with beam search or sampling."""
 
     def transduce(
-        self, texts: Sequence[str], *, batch_size: int = 64, progress=None, **decode: Any
+        self, texts: Sequence[str], *, batch_size: int = 64, progress=None, first_line: int = 1, **decode: Any
     ) -> list[str]:
-        """Translate or summarize each text (decode overrides as kwargs, e.g. ``beam_size=1``)."""
+        """Translate or summarize each text (decode overrides as kwargs, e.g. ``beam_size=1``);
+        ``first_line`` numbers ``texts[0]`` in warnings (a file read in chunks)."""
         cfg = dataclasses.replace(self.lm.cfg.decode, **decode)
         lm = self.lm
         return transduce(lm.model, lm.tokenizer, list(texts), cfg, lm.cfg.data, batch_size=batch_size,
-                         progress=progress)  # fmt: skip
+                         progress=progress, first_line=first_line)  # fmt: skip
 
     translate = transduce
     summarize = transduce
