@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -53,7 +54,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     metrics = train(cfg, resume=args.resume)
-    print(json.dumps({"out_dir": cfg.out_dir, **metrics}))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the main process speaks for all
+        print(json.dumps({"out_dir": cfg.out_dir, **metrics}))
     return 0
 
 

@@ -168,6 +168,12 @@ class Trainer:
             train_model = DDP(train_model, device_ids=ids)
         return train_model
 
+    def _say(self, bar: tqdm, message: str) -> None:
+        """A progress line, printed once: by the main process only (tqdm.write prints even when the
+        bar is disabled, so under torchrun every rank would repeat it)."""
+        if self.dist.is_main:
+            bar.write(message)
+
     def _log_train(self, bar: tqdm, loss_sum: Tensor, lr: float, tps: float, elapsed: float) -> None:
         loss_v = mean_across(loss_sum, self.dist).item()
         self._log({"kind": "train", "step": self.step, "loss": loss_v, "lr": lr, "tokens_per_s": tps,
@@ -177,11 +183,11 @@ class Trainer:
     def _after_eval(self, bar: tqdm, result: dict, stop: int, elapsed: float, first_step: int) -> int:
         """Report an evaluation and fit the schedule to the time budget; returns the new stop step."""
         ppl = f" (ppl {result['ppl']:.2f} per {result.get('unit', 'token')})" if "ppl" in result else ""
-        bar.write(f"step {self.step}: valid loss {result['loss']:.4f}{ppl}")
+        self._say(bar, f"step {self.step}: valid loss {result['loss']:.4f}{ppl}")
         if self._fit_schedule(elapsed, self.step - first_step):
             stop = min(stop, self.schedule_steps)
             bar.total = self.schedule_steps
-            bar.write(f"schedule fitted to the {self.tc.max_minutes} min budget: {self.schedule_steps} "
+            self._say(bar, f"schedule fitted to the {self.tc.max_minutes} min budget: {self.schedule_steps} "
                       f"steps (max_steps {self.tc.max_steps})")  # fmt: skip
         return stop
 
@@ -232,14 +238,14 @@ class Trainer:
                     last_eval = self._eval_and_save()
                     stop = self._after_eval(bar, last_eval, stop, time.perf_counter() - t_start, first_step)
                     if tc.early_stopping is not None and self.bad_evals >= tc.early_stopping:
-                        bar.write(f"early stopping: no improvement in {self.bad_evals} evaluations")
+                        self._say(bar, f"early stopping: no improvement in {self.bad_evals} evaluations")
                         break
                 if time_up:
-                    bar.write(f"time budget of {tc.max_minutes} min reached at step {self.step}")
+                    self._say(bar, f"time budget of {tc.max_minutes} min reached at step {self.step}")
                     break
             if tc.average_last > 1 and len(self.recent_states) > 1:
                 avg = self.write_average()
-                bar.write(
+                self._say(bar,
                     f"averaged last {len(self.recent_states)} evaluations: valid loss {avg['loss']:.4f}"
                 )
         finally:

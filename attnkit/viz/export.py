@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +24,8 @@ from attnkit.viz.html import write_html
 from attnkit.viz.inspect import AttentionView
 from attnkit.viz.payload import view_payload
 
+log = logging.getLogger(__name__)
+
 
 def _save_tensors(view: AttentionView, path: Path) -> None:
     tensors = {name: s.weights.float().contiguous().cpu() for name, s in view.streams.items()}
@@ -32,11 +35,33 @@ def _save_tensors(view: AttentionView, path: Path) -> None:
     os.replace(tmp, path)
 
 
+OUTPUTS = ("attention.html", "attention.safetensors", "tokens.json", "*_grid.png", "rollout.png",
+           "alignment.png", "links.png", "spectrogram_alignment.png", "heads/*.png")  # fmt: skip
+"""What :func:`export_view` writes; a previous export in the same folder is removed first."""
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove an earlier export from ``out`` so no stale map survives (a run with fewer layers
+    would otherwise leave the old ones beside the new); refuse a folder holding anything else."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the attention views")
+    ours = {p for pattern in OUTPUTS for p in out.glob(pattern)}
+    others = [p for p in out.rglob("*") if p.is_file() and p not in ours]
+    if others:
+        raise ValueError(f"--out {out} holds files attnkit viz did not write ({others[0].name}, …); "
+                         "choose a new or empty folder")  # fmt: skip
+    for p in ours:
+        p.unlink()
+
+
 def export_view(
     view: AttentionView, out_dir: str | Path, *, per_head: bool = True, title: str = ""
 ) -> list[Path]:
     """Write the view's files into ``out_dir``; returns their paths in the order written."""
     out = Path(out_dir)
+    _clear_previous(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [write_html(view_payload(view), out / "attention.html", title or f"attnkit · {view.task}")]
     _save_tensors(view, out / "attention.safetensors")
@@ -61,8 +86,8 @@ def export_view(
     try:
         r = view.rollout()
         written.append(png.heatmap(r.weights[0, 0, 0], r.queries, r.keys, out / "rollout.png", title=r.title))
-    except ValueError:
-        pass  # a layer subset or a cross-only selection has no rollout; the maps are still written
+    except ValueError as e:  # a layer subset or a cross-only selection: the maps are still written
+        log.info("no rollout.png: %s", e)
     if "cross" in view.streams:
         c = view.streams["cross"]
         align = png.alignment_matrix(c)

@@ -99,3 +99,14 @@ def test_resume_reads_the_recovered_best_before_comparing(tmp_path, tiny_corpus)
     trainer.resume()
     assert trainer.best == pytest.approx(first) and math.isfinite(trainer.best)
     assert (run / "best" / "manifest.json").is_file() and not (run / ".best.tmp-1").exists()
+
+
+def test_only_the_main_process_prints_progress_lines(tmp_path, tiny_corpus, capsys):
+    cfg = tiny_run_config(tmp_path / "run", tiny_corpus, "train.eval_every=4", "train.max_steps=4")
+    task = get_task_kind(cfg.task).task_class()(cfg)
+    cfg2 = dataclasses.replace(cfg, model=task.model_config(cfg.model))
+    trainer = Trainer(cfg2, task, build_model(cfg2.model, task.family))
+    trainer.dist = dataclasses.replace(trainer.dist, rank=1)  # as rank 1 of a torchrun job sees it
+    assert not trainer.dist.is_main
+    trainer._say(type("Bar", (), {"write": staticmethod(print)})(), "step 4: valid loss 1.0")
+    assert capsys.readouterr().out == ""
