@@ -37,6 +37,7 @@ ASSETS = {
     "app.css": ("serve", "text/css"),
     "attnview.js": ("viz", "text/javascript"),
     "attnview.css": ("viz", "text/css"),
+    "favicon.svg": ("serve", "image/svg+xml"),
 }
 
 

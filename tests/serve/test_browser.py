@@ -114,3 +114,28 @@ def test_offline_viewer_stays_windowed_at_1000_tokens(tmp_path):
         assert page.locator("#ak-view .ak-side .ak-tok").count() == 2 * 48
         assert page.errors == []
     assert all(u.startswith("file://") for u in seen), seen  # nothing fetched from a network
+
+
+def test_docs_page_draws_every_endpoint_and_the_schema_is_valid_openapi(tiny_checkpoints, speech_checkpoint):
+    from fastapi.testclient import TestClient
+
+    models = {"lm": attnkit.load(tiny_checkpoints["lm"]), "fsdd": attnkit.load(speech_checkpoint)}
+    app = create_app(models)
+    spec = TestClient(app).get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.") and spec["info"]["title"] == "attnkit"
+    for ops in spec["paths"].values():  # the parts a renderer relies on are all there
+        for op in ops.values():
+            assert op["responses"] and all(set(r) >= {"description"} for r in op["responses"].values())
+            body = op.get("requestBody")
+            assert body is None or (body["content"] and all("schema" in c for c in body["content"].values()))
+            assert all({"name", "in", "schema"} <= set(q) for q in op.get("parameters", []))
+    audio = spec["paths"]["/api/transcribe"]["post"]["requestBody"]["content"]
+    assert list(audio) == ["audio/wav"]
+    with live_server(app) as url, browser_page() as (page, seen):
+        page.goto(url + "/docs")
+        page.wait_for_selector("section.op[data-path='/api/classify']")
+        drawn = page.evaluate("() => [...document.querySelectorAll('section.op')].map((s) => s.dataset.path)")
+        assert drawn == list(spec["paths"])  # every endpoint, transcribe and those after it
+        text = page.text_content("#api")
+        assert "``" not in text and "body: audio/wav" in text and "split_on_silence (query)" in text
+        assert not [e for e in seen if "error" in e.lower()], seen

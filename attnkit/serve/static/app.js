@@ -5,7 +5,7 @@
   const VERBS = {
     generate: { title: "Generate", field: "prompt", example: "ROMEO:" },
     translate: { title: "Translate", field: "source text", example: "Ein Mann fährt Fahrrad." },
-    summarize: { title: "Summarize", field: "document", example: "" },
+    summarize: { title: "Summarize", field: "document", example: "Amanda: I baked cookies. Do you want some?\nJerry: Sure!\nAmanda: I'll bring you tomorrow :-)" },
     chat: { title: "Chat", field: "your message", example: "Hi, how are you?" },
     classify: { title: "Classify", field: "text", example: "a charming and funny film" },
     embed: { title: "Embed", field: "sentence", example: "A man is playing a guitar on stage." },
@@ -69,7 +69,7 @@
       node("div", { class: "meta", text: `${res.audio.seconds} s at ${res.audio.sample_rate} Hz${cut}` }, out);
       if (res.figure) node("img", { class: "figure", src: res.figure, alt: "spectrogram with the letters-by-time cross-attention" }, out);
     } else if (verb === "chat") {
-      out.textContent = res.output;
+      out.textContent = "";  // the reply is in the conversation above; showing it here too doubled it
     } else {
       out.textContent = res.output || "(empty output)";
     }
@@ -80,6 +80,9 @@
     showError("");
     const btn = form.querySelector("button.go");
     btn.disabled = true;
+    const label = btn.textContent;
+    btn.textContent = "working…";  // long requests (a 1 MB upload, a big model) say they are running
+    form.setAttribute("aria-busy", "true");
     $("ak-view").dataset.ready = "0";  // tests and users wait for this to turn "1"
     const text = verb === "transcribe" ? "" : form.querySelector("textarea").value;
     const body = { model: form.querySelector("select.model").value, attention: true };
@@ -99,12 +102,21 @@
       $("result").hidden = false;
       renderOutput(verb, res);
       if (res.attention) await AttnView.render($("ak-view"), res.attention);
-      else { $("ak-view").textContent = "this model has no attention layers (an RNN or CNN baseline)"; $("ak-view").dataset.ready = "1"; }
+      else { $("ak-view").textContent = noViewReason(res); $("ak-view").dataset.ready = "1"; }
     } catch (e) {
       showError(String(e.message || e));
     } finally {
       btn.disabled = false;
+      btn.textContent = label;
+      form.removeAttribute("aria-busy");
     }
+  }
+
+  function noViewReason(res) {
+    if (res.pieces) return "no attention view when the recording is cut at pauses: each piece is decoded on its own";
+    const m = info.models.find((x) => x.name === res.model);
+    if (m && m.attention) return "no attention view for this request";
+    return "this model has no attention layers (an RNN or CNN baseline)";
   }
 
   function drawChat(form) {
