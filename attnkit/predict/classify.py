@@ -19,11 +19,16 @@ class ClassifierPredictor(Predictor):
         task = ClassificationTask.for_inference(lm.cfg, lm.tokenizer)
         return label_results(lm.cfg.model.labels or [], task.predict_proba(lm.model, list(texts)))
 
-    def encode(self, text: str) -> list[int]:
-        """The token ids the classifier reads for ``text``."""
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the classifier reads; a longer text keeps its first ``max_tokens``."""
+        return self.lm.cfg.data.seq_len
+
+    def encode(self, text: str, *, limit: bool = True) -> list[int]:
+        """The token ids the classifier reads for ``text`` (all of them with ``limit=False``)."""
         from attnkit.tasks.classify import ClassificationTask
 
-        return ClassificationTask.for_inference(self.lm.cfg, self.lm.tokenizer).encode(text)
+        return ClassificationTask.for_inference(self.lm.cfg, self.lm.tokenizer).encode(text, limit=limit)
 
 
 class EmbeddingPredictor(Predictor):
@@ -33,16 +38,22 @@ class EmbeddingPredictor(Predictor):
         """Sentence embeddings ``(N, C)``: mean of the encoder's token states, L2-normalised
         (sentence-transformers' recipe for MiniLM). Inputs longer than the model's position table
         keep their first ``max_seq_len`` tokens."""
-        limit = self.lm.cfg.model.max_seq_len
         out = [
-            self._embed_batch([self.encode(t)[:limit] for t in texts[s : s + batch_size]], normalize)
+            self._embed_batch([self.encode(t) for t in texts[s : s + batch_size]], normalize)
             for s in range(0, len(texts), batch_size)
         ]
         return torch.cat(out).cpu() if out else torch.empty(0, self.lm.cfg.model.d_model)
 
-    def encode(self, text: str) -> list[int]:
-        """The token ids the encoder reads for ``text`` (``<bos> text <eos>``)."""
-        return self.lm.tokenizer.encode(text, add_bos=True, add_eos=True)
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the encoder reads (its position table); a longer text keeps its first ones."""
+        return self.lm.cfg.model.max_seq_len
+
+    def encode(self, text: str, *, limit: bool = True) -> list[int]:
+        """The token ids the encoder reads for ``text`` (``<bos> text <eos>``), cut to
+        :attr:`max_tokens` (all of them with ``limit=False``)."""
+        ids = self.lm.tokenizer.encode(text, add_bos=True, add_eos=True)
+        return ids[: self.max_tokens] if limit else ids
 
     def _embed_batch(self, ids: list[list[int]], normalize: bool) -> torch.Tensor:
         from attnkit.data.masks import lengths_to_padding_mask

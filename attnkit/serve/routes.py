@@ -124,8 +124,8 @@ def run_task(lm: LoadedModel, want: bool, plain: Callable[[], Any], **kw: Any) -
     """The output, with the attention view payload when asked for and the model has attention."""
     if want and has_attention(lm.model):
         view = inspect_attention(lm, **kw)
-        return {"output": view.output, "attention": view_payload(view)}
-    return {"output": plain(), "attention": None}
+        return {"output": view.output, "attention": view_payload(view), "notes": view.meta.get("notes", [])}
+    return {"output": plain(), "attention": None, "notes": []}
 
 
 async def generate(req: GenerateRequest, request: Request) -> dict[str, Any]:

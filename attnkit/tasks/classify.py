@@ -117,12 +117,12 @@ class ClassificationTask:
         task.index = {name: i for i, name in enumerate(task.labels)}
         return task
 
-    def encode(self, text: str) -> list[int]:
+    def encode(self, text: str, *, limit: bool = True) -> list[int]:
+        """``<bos>`` + the text's ids, cut to ``data.seq_len`` (all of them with ``limit=False``)."""
         if self.cfg.data.lowercase:
             text = text.lower()
-        return [self.tokenizer.bos_id, *self.tokenizer.encode(text.replace("\n", " "))][
-            : self.cfg.data.seq_len
-        ]
+        ids = [self.tokenizer.bos_id, *self.tokenizer.encode(text.replace("\n", " "))]
+        return ids[: self.cfg.data.seq_len] if limit else ids
 
     def model_config(self, base: ModelConfig) -> ModelConfig:
         return dataclasses.replace(

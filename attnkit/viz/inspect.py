@@ -13,6 +13,7 @@ capture on. The maps are those of that forward pass:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from attnkit.decode.generate import generate_ids
 from attnkit.viz.rollout import attention_rollout
 from attnkit.viz.streams import AttentionStream, capture_streams
 from attnkit.viz.tokens import token_labels
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,8 +161,11 @@ def inspect_encoder(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     """An encoder's self-attention over the text it read, with the task's main output
     (a classifier's labels, an embedding model's vector)."""
     text = _need_text(req.text)
-    ids = lm.predictor.encode(text)
-    _check_len(len(ids), lm.cfg.model.max_seq_len, "the text", "the model's position table")
+    full, limit = lm.predictor.encode(text, limit=False), lm.predictor.max_tokens
+    ids, notes = full[:limit], []
+    if len(full) > limit:  # the model reads only these: say so, with the numbers
+        notes.append(f"the text is {len(full)} tokens; the model reads (the view too) the first {limit}")
+        log.warning("%s", notes[-1])
     if lm.kind.main_verb == "embed":
         e = lm.embed([text])[0]
         output: Any = {"dim": int(e.numel()), "embedding": [round(float(x), 5) for x in e]}
@@ -168,7 +174,7 @@ def inspect_encoder(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     device = next(lm.model.parameters()).device
     streams = capture_streams(lm.model, torch.tensor([ids], device=device), **req.selection)
     streams["encoder"].queries = streams["encoder"].keys = token_labels(lm.tokenizer, ids)
-    return AttentionView(lm.cfg.task, text, output, streams, _meta(lm))
+    return AttentionView(lm.cfg.task, text, output, streams, _meta(lm, notes=notes))
 
 
 def inspect_seq2seq(lm: LoadedModel, req: InspectRequest) -> AttentionView:

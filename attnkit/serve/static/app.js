@@ -73,7 +73,7 @@
     } else {
       out.textContent = res.output || "(empty output)";
     }
-    $("meta").textContent = `model ${res.model} · ${res.elapsed_ms} ms`;
+    $("meta").textContent = [`model ${res.model} · ${res.elapsed_ms} ms`, ...(res.notes || [])].join(" · ");
   }
 
   async function submit(verb, form) {
