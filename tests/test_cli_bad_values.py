@@ -88,3 +88,16 @@ def test_version_and_dialogue_eval_print_what_they_should(tiny_checkpoints, tmp_
     assert main(["eval", "--ckpt", d, "--split", "valid", "--limit", "4", "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "BLEU-1 " in out and "distinct-2 " in out and "ROUGE" not in out
+
+
+def test_eval_falls_back_to_valid_when_there_is_no_test_split(tmp_path, tiny_corpus, capsys):
+    from attnkit.api import train
+    from tests.conftest import tiny_run_config
+
+    train(tiny_run_config(tmp_path / "run", tiny_corpus, "data.test_file=null", "train.max_steps=2",
+                          "train.eval_every=2"))  # fmt: skip
+    capsys.readouterr()
+    assert main(["eval", "--ckpt", str(tmp_path / "run" / "best"), "--json"]) == 0
+    out = capsys.readouterr()
+    assert out.err == "attnkit: this dataset has no test split (train, valid); evaluating valid\n"
+    assert '"split": "valid"' in out.out

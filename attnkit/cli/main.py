@@ -26,6 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from attnkit.cli.options import COUNT, SEED, add_device, number
 
@@ -56,7 +57,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     metrics = train(cfg, resume=args.resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, the main process speaks for all
         print(json.dumps({"out_dir": cfg.out_dir, **metrics}))
+        _say_what_was_reached(Path(cfg.out_dir))
     return 0
+
+
+def _say_what_was_reached(out: Path) -> None:
+    """One line on stderr: the best checkpoint's validation loss and step, and where it is."""
+    from attnkit.training.checkpoint import read_manifest
+
+    try:
+        m = read_manifest(out / "best")
+    except (FileNotFoundError, ValueError):
+        return
+    loss = m["metrics"].get("loss")
+    if isinstance(loss, float):
+        where = out / "best"
+        print(f"attnkit: reached validation loss {loss:.3f} at step {m['step']}; best checkpoint: {where}",
+              file=sys.stderr)  # fmt: skip
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
@@ -223,6 +240,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if report is None:
         lm.kind.task_class()  # a kind that is never trained here says so, and what to do instead
         raise lm.predictor.refuse("eval", " (its task has no evaluation)")
+    if args.split is None:  # test, or valid when the dataset has no test split (saying so)
+        names = [] if lm.manifest.get("pretrained") else getattr(lm.task, "split_names", ["test"])
+        args.split = "test" if "test" in names or not names else "valid"
+        if args.split != "test":
+            print(f"attnkit: this dataset has no test split ({', '.join(names)}); evaluating valid",
+                  file=sys.stderr)  # fmt: skip
     return int(report(lm, args))
 
 
@@ -309,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="score a checkpoint on a split")
     e.add_argument("--ckpt", required=True)
     add_device(e)
-    e.add_argument("--split", default="test")
+    e.add_argument("--split", help="the split to score (default: test, or valid when there is no test split)")
     e.add_argument("--max-batches", type=COUNT, help="loss on only the first N batches")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     e.add_argument("--beam", type=COUNT, help="seq2seq/speech: beam width (default: the recipe's)")

@@ -39,3 +39,6 @@ class Task(Protocol):
     def evaluate(self, model: nn.Module, split: str, batch_size: int, max_batches: int | None) -> dict:
         """Metrics on ``split``; must include ``loss`` (lower is better)."""
         ...
+
+    # Optional: ``split_names`` (the splits the data has), which ``attnkit eval`` uses to fall
+    # back to ``valid`` when a dataset has no ``test`` split.

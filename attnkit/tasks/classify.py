@@ -133,6 +133,10 @@ class ClassificationTask:
             max_seq_len=max(base.max_seq_len, self.cfg.data.seq_len),
         )
 
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.data)
+
     def split(self, name: str):
         if name not in self.data:
             raise ValueError(f"split {name!r} not in this dataset; available: {', '.join(self.data)}")

@@ -60,6 +60,10 @@ class LanguageModelingTask:
             max_seq_len=max(base.max_seq_len, self.cfg.data.seq_len),
         )
 
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.streams)
+
     def stream(self, split: str) -> TokenStream:
         if split not in self.streams:
             raise ValueError(f"split {split!r} not in this corpus; available: {', '.join(self.streams)}")

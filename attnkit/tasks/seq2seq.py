@@ -204,6 +204,10 @@ class Seq2SeqTask:
 
     # --- scoring decoded outputs -----------------------------------------------------------
 
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.texts)
+
     def sources(self, split: str) -> list[str]:
         return self.texts[split][0]
 

@@ -186,6 +186,10 @@ class SpeechTask:
     def references(self, split: str) -> list[str]:
         return self.examples(split)[1]
 
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.texts)
+
     def features(self, split: str) -> list[Tensor]:
         return self.examples(split)[0]
 
