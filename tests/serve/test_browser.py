@@ -139,3 +139,36 @@ def test_docs_page_draws_every_endpoint_and_the_schema_is_valid_openapi(tiny_che
         text = page.text_content("#api")
         assert "``" not in text and "body: audio/wav" in text and "split_on_silence (query)" in text
         assert not [e for e in seen if "error" in e.lower()], seen
+
+
+def test_per_row_and_log_colour_scales_show_a_near_uniform_map(tmp_path):
+    """A map of rows that are nearly uniform, each at its own level, is close to one colour on
+    the 0..max scale; per-row and log scales spread it over many."""
+    from attnkit.viz.streams import AttentionStream
+
+    t = 24
+    rows = torch.softmax(0.05 * torch.randn(t, t), -1) * torch.linspace(0.2, 1.0, t)[:, None]
+    stream = AttentionStream("encoder", rows[None, None, None], [0], [0], [f"q{i}" for i in range(t)],
+                             [f"k{i}" for i in range(t)])  # fmt: skip
+
+    class View:
+        task, input, output, streams = "demo", "", "", {"encoder": stream}
+
+    path = write_html(view_payload(View(), rollout=False), tmp_path / "flat.html")
+    count = (
+        "() => { const c = document.querySelector('canvas.ak-heatmap');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set();"
+        " for (let i = 0; i < d.length; i += 4) s.add(d[i] + ',' + d[i+1] + ',' + d[i+2]); return s.size; }"
+    )
+    with browser_page() as (page, _seen):
+        page.goto(path.as_uri())
+        page.wait_for_selector("#ak-view[data-ready='1']")
+        by_map = page.evaluate(count)
+        colour = "#ak-view label:has-text('colour') select"
+        page.select_option(colour, "row")
+        assert page.get_attribute("canvas.ak-heatmap", "data-scale") == "row"
+        assert "each row's own maximum" in page.text_content("#ak-view .ak-note")
+        by_row = page.evaluate(count)
+        page.select_option(colour, "log")
+        assert page.get_attribute("canvas.ak-heatmap", "data-scale") == "log"
+        assert by_row > by_map and page.errors == []

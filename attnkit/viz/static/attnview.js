@@ -63,7 +63,7 @@
       this.streams = streams;
       // Cross-attention (the alignment) is what a translation's reader wants first.
       const cross = streams.findIndex((x) => x.name === "cross");
-      this.state = { stream: Math.max(cross, 0), view: "heatmap", layer: -1, head: -1, qFrom: 0, kFrom: 0, size: 48 };
+      this.state = { stream: Math.max(cross, 0), view: "heatmap", layer: -1, head: -1, qFrom: 0, kFrom: 0, size: 48, scale: "map" };
       root.classList.add("ak-viewer");
       this.controls = el("div", { class: "ak-controls" }, root);
       this.body = el("div", { class: "ak-body" }, root);
@@ -86,6 +86,9 @@
       lSel.onchange = () => { st.layer = +lSel.value; this.draw(); };
       const hSel = select(c, "head", [[-1, "mean of heads"], ...s.heads.map((h, i) => [i, `head ${h}`])], st.head);
       hSel.onchange = () => { st.head = +hSel.value; this.draw(); };
+      // Near-uniform maps are one colour on a 0..max scale: per-row and log scales show their structure.
+      const cSel = select(c, "colour", [["map", "0 to the map's max"], ["row", "0 to each row's max"], ["log", "log scale"]], st.scale);
+      cSel.onchange = () => { st.scale = cSel.value; this.draw(); };
       const zSel = select(c, "window", [16, 32, 48, 64, 96, 128, 192].map((n) => [n, `${n} tokens`]), st.size);
       zSel.onchange = () => { st.size = +zSel.value; this.buildControls(); this.draw(); };
       this.slider(c, "queries from", "qFrom", s.T);
@@ -137,10 +140,17 @@
         vals[t * cols + k] = x; if (x > max) max = x;
       }
       const ctx = canvas.getContext("2d"), img = ctx.createImageData(cols, rows);
-      for (let i = 0; i < vals.length; i++) {
-        const [r, g, b] = colour(vals[i] / max);
-        img.data.set([r, g, b, 255], 4 * i);
+      const scale = this.state.scale || "map", floor = Math.log(1e-4);
+      for (let t = 0; t < rows; t++) {
+        let top = max;
+        if (scale === "row") { top = 1e-6; for (let k = 0; k < cols; k++) top = Math.max(top, vals[t * cols + k]); }
+        for (let k = 0; k < cols; k++) {
+          const x = vals[t * cols + k];
+          const v = scale === "log" ? (Math.log(Math.max(x, 1e-4)) - floor) / (Math.log(max) - floor) : x / top;
+          img.data.set([...colour(v), 255], 4 * (t * cols + k));
+        }
       }
+      canvas.dataset.scale = scale;
       ctx.putImageData(img, 0, 0);
       canvas.dataset.cells = String(rows * cols);
       canvas.dataset.max = max.toFixed(4);
@@ -174,7 +184,9 @@
         this.showTip(e, `${s.queries[w.q0 + t]} → ${s.keys[w.k0 + k]}: ${vals[t * cols + k].toFixed(3)}`);
       };
       canvas.onmouseleave = () => { this.tip.hidden = true; };
-      el("div", { class: "ak-note", text: `colour: 0 (dark) to ${canvas.dataset.max} (yellow); rows attend to columns` }, this.body);
+      const range = { map: `0 (dark) to ${canvas.dataset.max} (yellow)`, row: "0 to each row's own maximum (yellow)",
+                      log: `log scale, 1e-4 (dark) to ${canvas.dataset.max} (yellow)` }[st.scale || "map"];
+      el("div", { class: "ak-note", text: `colour: ${range}; rows attend to columns` }, this.body);
     }
 
     // bertviz-style links: queries on the left, keys on the right, one line per pair, opacity =
