@@ -28,3 +28,11 @@ def test_a_long_text_is_cut_and_the_view_says_how_much(tiny_checkpoints, caplog)
     assert r["notes"] == [note]
     short = TestClient(create_app({"trec": lm})).post("/api/classify", json={"text": "who"}).json()
     assert short["notes"] == []
+
+
+def test_png_tick_labels_stay_readable_on_long_axes():
+    from attnkit.viz.png import MAX_TICKS, _label_size, _tick_step
+
+    for n in (10, 60, 61, 500, 5000):
+        shown = -(-n // _tick_step(n))
+        assert shown <= MAX_TICKS == 60 and 7.0 <= _label_size(n) <= 10.0, n
