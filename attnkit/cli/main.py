@@ -358,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = studies.add_parser("long-range", help="attention vs LSTM vs CNN on synthetic tasks: report and plots")
     s.add_argument("--out", required=True, help="output directory (an interrupted study resumes there)")
     s.add_argument("--config", help="StudyConfig YAML (default: the built-in study)")
-    s.add_argument("--quick", action="store_true", help="a few minutes: 2 tasks, T<=64, 3 models")
+    s.add_argument("--quick", action="store_true",
+                   help="smaller: 2 tasks, T<=64, 3 models (30+ min on 2 cores)")
     s.add_argument(
         "--no-cost",
         action="store_true",

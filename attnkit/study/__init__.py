@@ -24,7 +24,7 @@ QUICK = {
     "steps": 600,
     "profile_lengths": [64, 256, 1024],
 }
-"""``--quick``: a few minutes on a laptop CPU, for trying the pipeline."""
+"""``--quick``: a smaller study for trying the pipeline (still over 30 minutes on a 2-core CPU)."""
 
 
 def long_range_study(
