@@ -4,6 +4,7 @@ keep this in the default suite (a few seconds)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -115,3 +116,50 @@ def test_tokenizers_take_any_unicode_lone_surrogates_included(tokenizers, text):
 def test_char_tokenizer_round_trips_its_alphabet(tokenizers, text):
     tok = tokenizers["char"]
     assert tok.decode(tok.encode(text)) == text
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "text": st.text(max_size=40) | json_values,
+        "model": st.sampled_from(["lm", "translation", "nope"]) | json_values,
+        "history": st.lists(st.text(max_size=20), max_size=3) | json_values,
+        "max_new_tokens": st.integers(-5, 40) | json_values,
+        "temperature": st.floats() | json_values,
+        "seed": st.integers() | json_values,
+        "beam": st.integers(-2, 20) | json_values,
+        "labels": st.text(max_size=30) | json_values,
+        "attention": st.booleans() | json_values,
+        "layers": st.lists(st.integers(-3, 5), max_size=3) | json_values,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def client(tiny_checkpoints):
+    from fastapi.testclient import TestClient
+
+    import attnkit
+    from attnkit.serve import ServeLimits, create_app
+
+    models = {t: attnkit.load(tiny_checkpoints[t]) for t in ("lm", "translation")}
+    return TestClient(create_app(models, ServeLimits(max_new_tokens=8)))
+
+
+ENDPOINTS = ["generate", "translate", "summarize", "chat", "classify", "embed", "zero-shot"]
+SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=SLOW_OK)
+@given(verb=st.sampled_from(ENDPOINTS), body=bodies)
+def test_any_json_body_gets_an_answer_or_a_4xx_error(client, verb, body):
+    raw = json.dumps(body)  # NaN and Infinity included, as a careless client would send them
+    r = client.post(f"/api/{verb}", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code < 500, (verb, body, r.text[:300])
+    data = r.json()
+    assert ("output" in data) if r.status_code == 200 else (list(data) == ["error"] and data["error"])
