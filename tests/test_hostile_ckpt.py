@@ -82,7 +82,8 @@ def test_each_damaged_file_is_refused_by_name(good, tmp_path, name, damage):
 def test_files_that_parse_but_are_not_a_checkpoints(good, tmp_path, name, text):
     d = _copy(good, tmp_path)
     (d / name).write_text(text, encoding="utf-8")
-    _refused(d, EXTRA[(name, text)])
+    msg = _refused(d, EXTRA[(name, text)])
+    assert msg.startswith(str(d)), msg  # the message names the checkpoint's file
 
 
 def test_the_cli_says_it_in_one_line(good, tmp_path, capsys):
