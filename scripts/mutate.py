@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,23 @@ def drop_truncated_copies() -> list[Path]:
     return dropped
 
 
+def drop_orphans() -> list[Path]:
+    """Delete copies under ``mutants/`` of package and test files that no longer exist (renamed or
+    removed): mutmut copies the tree but never deletes, so a renamed package would live on there,
+    beside its new name, and the suite run in the copy would see both."""
+    dropped = []
+    for top in ("attnkit", "tests"):
+        for copy in sorted((MUTANTS / top).rglob("*.py")) if (MUTANTS / top).exists() else ():
+            if not (ROOT / copy.relative_to(MUTANTS)).exists():
+                copy.unlink()
+                copy.with_name(copy.name + ".meta").unlink(missing_ok=True)
+                dropped.append(copy.relative_to(MUTANTS))
+        for d in sorted((MUTANTS / top).rglob("*"), reverse=True) if (MUTANTS / top).exists() else ():
+            if d.is_dir() and not (ROOT / d.relative_to(MUTANTS)).exists():
+                shutil.rmtree(d)  # what is left there: caches of the removed modules
+    return dropped
+
+
 def pending(prefix: str, retest: bool) -> tuple[list[str], int]:
     """Mutant names under ``prefix`` still to run, and how many the module has in all."""
     # "no tests" is re-run too: after a new map it may have tests (and costs nothing if not).
@@ -115,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     drop_stale_stats(digest)
     for path in drop_truncated_copies():
         print(f"{path}: its mutated copy was cut short by an interrupted run; generating it again")
+    for path in drop_orphans():
+        print(f"{path}: removed from mutants/ (no longer in the tree)")
     prefix = module_prefix(args.module)
     names, total = pending(prefix, args.retest) if MUTANTS.exists() else ([], 0)
     if total == 0:

@@ -121,3 +121,19 @@ def test_driver_drops_mutated_copies_left_empty_by_a_kill(tmp_path, monkeypatch)
     monkeypatch.setattr(mutate, "MUTANTS", mutants)
     assert mutate.drop_truncated_copies() == [Path("attnkit/full.py")]
     assert sorted(p.name for p in (mutants / "attnkit").iterdir()) == ["empty.py"]
+
+
+def test_driver_drops_copies_of_files_that_were_renamed_away(tmp_path, monkeypatch):
+    root, mutants = tmp_path, tmp_path / "mutants"
+    (root / "attnkit" / "training").mkdir(parents=True)
+    (root / "attnkit" / "training" / "loop.py").write_text("x = 1\n")
+    for rel in ("attnkit/training/loop.py", "attnkit/train/loop.py", "attnkit/train/loop.py.meta"):
+        (mutants / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mutants / rel).write_text("x = 1\n")
+    (mutants / "attnkit" / "train" / "__pycache__").mkdir()
+    monkeypatch.setattr(mutate, "ROOT", root)
+    monkeypatch.setattr(mutate, "MUTANTS", mutants)
+    assert mutate.drop_orphans() == [Path("attnkit/train/loop.py")]
+    assert sorted(p.relative_to(mutants).as_posix() for p in mutants.rglob("*")) == [
+        "attnkit", "attnkit/training", "attnkit/training/loop.py"
+    ]
