@@ -110,3 +110,64 @@ def test_only_the_main_process_prints_progress_lines(tmp_path, tiny_corpus, caps
     assert not trainer.dist.is_main
     trainer._say(type("Bar", (), {"write": staticmethod(print)})(), "step 4: valid loss 1.0")
     assert capsys.readouterr().out == ""
+
+
+def _trainer(tmp_path, tiny_corpus, *extra):
+    cfg = tiny_run_config(tmp_path / "run", tiny_corpus, *extra)
+    task = get_task_kind(cfg.task).task_class()(cfg)
+    cfg = dataclasses.replace(cfg, model=task.model_config(cfg.model))
+    return Trainer(cfg, task, build_model(cfg.model, task.family))
+
+
+class _Bar:
+    def __init__(self):
+        self.lines, self.total = [], 100
+
+    def write(self, line):
+        self.lines.append(line)
+
+
+def test_what_recovery_did_is_logged(tmp_path, tiny_corpus, caplog):
+    trainer = _trainer(tmp_path, tiny_corpus)
+    (tmp_path / "run" / ".last.tmp-7").mkdir(parents=True)
+    with caplog.at_level("WARNING", logger="attnkit.training.trainer"):
+        trainer._recover()
+    assert [r.getMessage() for r in caplog.records] == [
+        "removed .last.tmp-7, left by an interrupted checkpoint write"
+    ]
+
+
+def test_non_finite_stops_say_what_is_kept_even_when_nothing_is(tmp_path, tiny_corpus, monkeypatch):
+    trainer = _trainer(tmp_path, tiny_corpus)
+    err = trainer._stop_non_finite("the training loss is nan", 3)
+    assert str(err) == (
+        "the training loss is nan at step 3; training stopped and nothing non-finite was saved: "
+        "no checkpoint was written. Lower train.lr, keep train.grad_clip on, or use precision=fp32"
+    )
+    trainer._t_start = 0.0
+    (tmp_path / "run").mkdir()
+    monkeypatch.setattr(trainer, "evaluate", lambda split="valid": {"loss": float("nan")})
+    with pytest.raises(TrainingError) as e:  # finite weights, a NaN validation loss
+        trainer._eval_and_save()
+    assert str(e.value).startswith("the validation loss is nan at step 0; training stopped")
+    assert not (tmp_path / "run" / "last").exists()
+
+
+def test_evaluation_lines_and_the_fitted_schedule(tmp_path, tiny_corpus, monkeypatch):
+    trainer = _trainer(tmp_path, tiny_corpus)
+    bar = _Bar()
+    assert trainer._after_eval(bar, {"loss": 1.5}, 8, 1.0, 0) == 8
+    assert trainer._after_eval(bar, {"loss": 1.25, "ppl": 3.49, "unit": "character"}, 8, 1.0, 0) == 8
+    assert bar.lines == ["step 0: valid loss 1.5000", "step 0: valid loss 1.2500 (ppl 3.49 per character)"]
+    monkeypatch.setattr(trainer, "_fit_schedule", lambda elapsed, steps: True)
+    trainer.schedule_steps = 5
+    assert trainer._after_eval(bar, {"loss": 1.0}, 8, 1.0, 0) == 5 and bar.total == 5
+    assert bar.lines[-1].startswith("schedule fitted to the None min budget: 5 steps (max_steps 8)")
+
+
+def test_compile_wraps_the_model_without_compiling_yet(tmp_path, tiny_corpus):
+    trainer = _trainer(tmp_path, tiny_corpus, "train.compile=true")
+    wrapped = trainer._wrapped_model()  # torch.compile is lazy: nothing is traced until a call
+    assert wrapped is not trainer.model and wrapped._orig_mod is trainer.model
+    plain = _trainer(tmp_path, tiny_corpus)
+    assert plain._wrapped_model() is plain.model  # no compile, one process: the model itself
