@@ -171,3 +171,9 @@ def test_compile_wraps_the_model_without_compiling_yet(tmp_path, tiny_corpus):
     assert wrapped is not trainer.model and wrapped._orig_mod is trainer.model
     plain = _trainer(tmp_path, tiny_corpus)
     assert plain._wrapped_model() is plain.model  # no compile, one process: the model itself
+
+
+def test_until_step_beyond_max_steps_still_stops_at_max_steps(tmp_path, tiny_corpus):
+    trainer = _trainer(tmp_path, tiny_corpus, "train.max_steps=4", "train.eval_every=4")
+    trainer.fit(until_step=9)
+    assert trainer.step == 4
