@@ -177,3 +177,13 @@ def test_until_step_beyond_max_steps_still_stops_at_max_steps(tmp_path, tiny_cor
     trainer = _trainer(tmp_path, tiny_corpus, "train.max_steps=4", "train.eval_every=4")
     trainer.fit(until_step=9)
     assert trainer.step == 4
+
+
+@pytest.mark.parametrize(("warmup", "warns"), [(9, True), (8, False), (2, False)])
+def test_warmup_longer_than_the_run_warns_once(tmp_path, tiny_corpus, caplog, warmup, warns):
+    with caplog.at_level("WARNING", logger="attnkit.training.trainer"):
+        _trainer(tmp_path, tiny_corpus, "train.max_steps=8", f"train.warmup_steps={warmup}")
+    want = [
+        f"train.warmup_steps={warmup} is more than train.max_steps=8: the learning rate never reaches train.lr"
+    ]
+    assert [r.getMessage() for r in caplog.records] == (want if warns else [])
