@@ -183,7 +183,6 @@ def test_until_step_beyond_max_steps_still_stops_at_max_steps(tmp_path, tiny_cor
 def test_warmup_longer_than_the_run_warns_once(tmp_path, tiny_corpus, caplog, warmup, warns):
     with caplog.at_level("WARNING", logger="attnkit.training.trainer"):
         _trainer(tmp_path, tiny_corpus, "train.max_steps=8", f"train.warmup_steps={warmup}")
-    want = [
-        f"train.warmup_steps={warmup} is more than train.max_steps=8: the learning rate never reaches train.lr"
-    ]
+    says = f"train.warmup_steps={warmup} is more than train.max_steps=8: "
+    want = [says + "the learning rate never reaches train.lr"]
     assert [r.getMessage() for r in caplog.records] == (want if warns else [])
