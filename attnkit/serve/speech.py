@@ -3,7 +3,8 @@
 The upload is the request body (``audio/wav``), so no multipart parser is needed. Limits are
 checked before any model code runs: the app's ``BodyLimit`` guard refuses (413) a body over
 ``max_audio_bytes`` before or while reading it; the WAV header gives the duration (413
-beyond ``max_audio_seconds``); a body that is not a WAV file is a 415; a WAV the model cannot read (8-bit, empty) a 422.
+beyond ``max_audio_seconds``); a body that is not a WAV file is a 415; a WAV the model cannot
+read (8-bit, empty) a 422.
 """
 
 from __future__ import annotations
