@@ -71,9 +71,11 @@ def train(cfg: RunConfig, *, resume: bool = False, until_step: int | None = None
             "lora_rank",
             "lora_alpha",
             "lora_targets",
+            "grad_checkpoint",
         )
         base = dataclasses.replace(pre.cfg.model, **{k: getattr(cfg.model, k) for k in keep})
-    cfg = dataclasses.replace(cfg, model=task.model_config(base))
+    # A task that resolves data settings (a prompt template) saves them resolved with the run.
+    cfg = dataclasses.replace(cfg, model=task.model_config(base), data=getattr(task, "data_config", cfg.data))
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of the run's reproducibility
     model = build_model(cfg.model, task.family)
     if pre is not None:

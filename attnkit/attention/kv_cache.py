@@ -141,11 +141,13 @@ class KVCache:
         cross = [StaticKV() for _ in range(n_layers)] if cross_attention else []
         return cls(layers, cross)
 
-    def repeat(self, batch_size: int, max_len: int) -> KVCache:
-        """A new ``batch_size``-row cache whose every row starts with this one's row 0.
+    def repeat(self, batch_size: int, max_len: int, rows: Tensor | None = None) -> KVCache:
+        """A new ``batch_size``-row cache whose row ``i`` starts as this one's row ``rows[i]``
+        (``(batch_size,)`` long; default: every row copies row 0).
 
         Prompts that share a long prefix (few-shot examples) compute it once and continue
-        each row from a copy; ``max_len`` must leave room for what follows.
+        each row from a copy; beam search prefills each prompt once and gives each of its beams
+        a copy. ``max_len`` must leave room for what follows.
         """
         n = self.length
         if self.cross or not self.layers:
@@ -157,9 +159,10 @@ class KVCache:
             len(self.layers), batch_size, first.k.shape[1], max_len, first.k.shape[3],
             dtype=first.k.dtype, device=first.k.device,
         )  # fmt: skip
+        pick = rows if rows is not None else slice(0, 1)  # (1, Hkv, n, D) broadcasts over rows
         for src, dst in zip(self.layers, out.layers, strict=True):
-            dst.k[:, :, :n] = src.k[:1, :, :n]  # (1, Hkv, n, D) broadcast over the new rows
-            dst.v[:, :, :n] = src.v[:1, :, :n]
+            dst.k[:, :, :n] = src.k[pick, :, :n]
+            dst.v[:, :, :n] = src.v[pick, :, :n]
             dst.length = n
         return out
 

@@ -63,7 +63,8 @@ def report_seq2seq(lm, args: argparse.Namespace) -> int:
         print(json.dumps(m))
         return 0
     print(f"{args.split}: {m['examples']} examples, beam {m['beam_size']}; hypotheses in {hyp_path}")
-    print(f"  loss {m['loss']:.4f} nats per target token (ppl {m['ppl']:.2f})")
+    word = f", {m['ppl_word']:.2f} per word" if "ppl_word" in m else ""
+    print(f"  loss {m['loss']:.4f} nats per target token (ppl {m['ppl']:.2f}{word})")
     if "distinct1" in m:  # dialogue
         print(f"  BLEU-1 {m['bleu1']:.2f}  BLEU-2 {m['bleu2']:.2f}  distinct-1 {m['distinct1']:.4f}  "
               f"distinct-2 {m['distinct2']:.4f}  mean length {m['avg_len']:.1f}")  # fmt: skip
@@ -72,7 +73,8 @@ def report_seq2seq(lm, args: argparse.Namespace) -> int:
         print(f"  chrF {m['chrf']:.2f}  ({m['chrf_signature']})")
         print(f"  BLEU lowercased+tokenized {m['bleu_lc_tok']:.2f}  ({m['bleu_lc_tok_signature']})")
     else:
-        print(f"  ROUGE-1 {m['rouge1']:.2f}  ROUGE-2 {m['rouge2']:.2f}  ROUGE-L {m['rougeL']:.2f}")
+        print(f"  ROUGE-1 {m['rouge1']:.2f}  ROUGE-2 {m['rouge2']:.2f}  ROUGE-L {m['rougeL']:.2f}  "
+              f"ROUGE-Lsum {m['rougeLsum']:.2f}")  # fmt: skip
         print(f"  ({m['rouge_signature']})")
     return 0
 

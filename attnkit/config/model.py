@@ -87,6 +87,9 @@ class ModelConfig:
     """LoRA scale numerator: the update is (lora_alpha / lora_rank) * B A x."""
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
     """Names of the linear layers that get adapters (suffix match)."""
+    grad_checkpoint: bool = False
+    """Decoder training: recompute each block's activations in the backward pass instead of
+    keeping them (less memory for long sequences, about a third more compute)."""
     input_dim: int = 0
     """Speech models: feature channels per input frame (n_mels); the encoder reads frames, not ids."""
     input_mean: list[float] | None = None

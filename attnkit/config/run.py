@@ -61,6 +61,19 @@ class DataConfig:
     """Lowercase both sides before tokenizing (hypotheses are then lowercase too)."""
     context_turns: int = 3
     """Dialogue: turns of history in each context (the last k, with speaker markers)."""
+    prompt_format: Literal["auto", "chatml", "plain"] = "auto"
+    """Decoder-only pair tasks (``summarization-lm``, ``dialogue-lm``, ``translation-lm``): how a
+    source is wrapped into a prompt (:mod:`attnkit.text.prompt`); auto = chatml when the tokenizer
+    has ChatML's tokens (SmolLM2-Instruct), plain otherwise. Saved resolved with the run."""
+    instruction: str | None = None
+    """Decoder-only pair tasks: the instruction before the source; None = the task's default."""
+    system: str | None = None
+    """Decoder-only pair tasks, ChatML: the system turn; None = none."""
+    answer: str | None = None
+    """Decoder-only pair tasks, plain format: the line before the target; None = the task's."""
+    source_keep: Literal["auto", "start", "end"] = "auto"
+    """Decoder-only pair tasks: which part of an over-long source is kept (its first or its last
+    ``max_src_len`` tokens); auto = the task's (the end for dialogue, the start otherwise)."""
     n_mels: int = 40
     """Speech: log-mel bands per frame (10 ms frames, 32 ms windows)."""
     holdout_speaker: str | None = None

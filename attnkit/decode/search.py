@@ -23,6 +23,8 @@ With ``K = 1`` this reduces exactly to greedy search (the tests check it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -132,6 +134,74 @@ def _split_extensions(
     return live
 
 
+Step = Callable[[Tensor], Tensor]
+"""``step(last)``: logits ``(B*K, V)`` of the next token after ``last`` ``(B*K, 1)``, the cache
+(if any) advanced by one position."""
+
+
+def run_beams(
+    step: Step,
+    reorder: Callable[[Tensor], None],
+    start: Tensor,
+    *,
+    batch: int,
+    beam_size: int,
+    eos_id: int,
+    max_len: int,
+    length_penalty: float = 1.0,
+    no_repeat_ngram: int = 0,
+) -> list[list[int]]:
+    """The beam loop shared by encoder-decoders and decoder-only models.
+
+    Args:
+        step: see :data:`Step`; called once per generated position.
+        reorder: ``reorder(rows)`` with ``rows`` ``(B*K,)``: row ``i`` continues old row
+            ``rows[i]`` (the caller reorders its cache and any per-row state).
+        start: ``(B*K, 1)`` the token before the first generated one (``<bos>``, or the prompt's
+            last token); it is not part of the output.
+    """
+    b, k, device = batch, beam_size, start.device
+    tokens = start
+    scores = torch.zeros(b, k, device=device)
+    scores[:, 1:] = float("-inf")  # all beams start identical: keep one so they do not repeat
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
+    done = [False] * b
+    for t in range(max_len):
+        lp = _step_log_probs(
+            step(tokens[:, -1:]), tokens, step=t, max_len=max_len, eos_id=eos_id,
+            no_repeat_ngram=no_repeat_ngram,
+        )  # fmt: skip
+        v = lp.shape[-1]
+        cand = (scores.view(b * k, 1) + lp).view(b, k * v)  # (B*K, V) -> (B, K*V)
+        top_s, top_i = cand.topk(min(2 * k, k * v), dim=1)  # (B, 2K)
+        # (score, beam, token) per source, best first: (B, 2K) -> B lists of 2K triples
+        ranked = [
+            list(zip(*row, strict=True))
+            for row in zip(top_s.tolist(), (top_i // v).tolist(), (top_i % v).tolist(), strict=True)
+        ]
+        prefixes = tokens[:, 1:].tolist()
+        new_scores = torch.full((b, k), float("-inf"), device=device)
+        new_src = torch.zeros(b, k, dtype=torch.long, device=device)
+        new_tok = torch.full((b, k), eos_id, dtype=torch.long, device=device)
+        for i in range(b):
+            if done[i]:
+                continue
+            live = _split_extensions(
+                ranked[i], prefixes[i * k : (i + 1) * k], finished[i],
+                k=k, eos_id=eos_id, length_penalty=length_penalty,
+            )  # fmt: skip
+            for slot, (score, beam, tok) in enumerate(live):
+                new_scores[i, slot], new_src[i, slot], new_tok[i, slot] = score, beam, tok
+            done[i] = len(finished[i]) >= k or not live
+        if all(done):
+            break
+        flat = (torch.arange(b, device=device)[:, None] * k + new_src).view(-1)  # (B, K) -> (B*K,)
+        reorder(flat)
+        tokens = torch.cat([tokens[flat], new_tok.view(-1, 1)], dim=1)
+        scores = new_scores
+    return [max(f)[1] if f else [] for f in finished]
+
+
 def beam_search(
     model: nn.Module,
     src: Tensor,
@@ -154,43 +224,12 @@ def beam_search(
         memory = memory.repeat_interleave(k, dim=0)  # (B, S, C) -> (B*K, S, C)
         key_mask = key_mask.repeat_interleave(k, dim=0) if key_mask is not None else None
         cache = model.new_cache(b * k, max_len + 1)
-        device = src.device
-        tokens = torch.full((b * k, 1), bos_id, dtype=torch.long, device=device)
-        scores = torch.zeros(b, k, device=device)
-        scores[:, 1:] = float("-inf")  # all beams start identical: keep one so they do not repeat
-        finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
-        done = [False] * b
-        for step in range(max_len):
-            logits = model.decode(tokens[:, -1:], memory, key_mask, cache=cache).logits[:, -1]
-            lp = _step_log_probs(
-                logits, tokens, step=step, max_len=max_len, eos_id=eos_id, no_repeat_ngram=no_repeat_ngram
-            )
-            v = lp.shape[-1]
-            cand = (scores.view(b * k, 1) + lp).view(b, k * v)  # (B*K, V) -> (B, K*V)
-            top_s, top_i = cand.topk(min(2 * k, k * v), dim=1)  # (B, 2K)
-            # (score, beam, token) per source, best first: (B, 2K) -> B lists of 2K triples
-            ranked = [
-                list(zip(*row, strict=True))
-                for row in zip(top_s.tolist(), (top_i // v).tolist(), (top_i % v).tolist(), strict=True)
-            ]
-            prefixes = tokens[:, 1:].tolist()
-            new_scores = torch.full((b, k), float("-inf"), device=device)
-            new_src = torch.zeros(b, k, dtype=torch.long, device=device)
-            new_tok = torch.full((b, k), eos_id, dtype=torch.long, device=device)
-            for i in range(b):
-                if done[i]:
-                    continue
-                live = _split_extensions(
-                    ranked[i], prefixes[i * k : (i + 1) * k], finished[i],
-                    k=k, eos_id=eos_id, length_penalty=length_penalty,
-                )
-                for slot, (score, beam, tok) in enumerate(live):
-                    new_scores[i, slot], new_src[i, slot], new_tok[i, slot] = score, beam, tok
-                done[i] = len(finished[i]) >= k or not live
-            if all(done):
-                break
-            flat = (torch.arange(b, device=device)[:, None] * k + new_src).view(-1)  # (B, K) -> (B*K,)
-            cache.reorder(flat)
-            tokens = torch.cat([tokens[flat], new_tok.view(-1, 1)], dim=1)
-            scores = new_scores
-    return [max(f)[1] if f else [] for f in finished]
+
+        def step(last: Tensor) -> Tensor:
+            return model.decode(last, memory, key_mask, cache=cache).logits[:, -1]  # (B*K, V)
+
+        start = torch.full((b * k, 1), bos_id, dtype=torch.long, device=src.device)
+        return run_beams(
+            step, cache.reorder, start, batch=b, beam_size=k, eos_id=eos_id, max_len=max_len,
+            length_penalty=length_penalty, no_repeat_ngram=no_repeat_ngram,
+        )  # fmt: skip

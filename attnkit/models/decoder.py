@@ -16,8 +16,11 @@ every key position seen so far, cached ones included.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from attnkit.attention.kv_cache import KVCache, step_inputs
 from attnkit.attention.positional import RotaryEmbedding
@@ -61,6 +64,7 @@ class Decoder(AttnkitModel):
         context: Tensor | None = None,
         context_mask: Tensor | None = None,
         positions: Tensor | None = None,
+        head_mask: Tensor | None = None,
     ) -> ModelOutput:
         """Next-token logits for ``ids`` ``(B, T)``.
 
@@ -72,6 +76,8 @@ class Decoder(AttnkitModel):
             context_mask: ``(B, S_src)`` bool, True = real source token.
             positions: ``(B, T)`` explicit positions (left-padded batches); default
                 ``cache.length + arange(T)``.
+            head_mask: ``(B, T)`` bool: run the output head only where True and return those
+                logits as ``(N, V)`` (a pair task's loss needs the target positions only).
 
         Returns:
             :class:`ModelOutput` with ``logits`` ``(B, T, V)``, ``loss`` and ``cache``.
@@ -83,8 +89,10 @@ class Decoder(AttnkitModel):
         positions, mask, is_causal = step(ids, padding_mask, positions)
         ctx_mask = masks.expand_padding(context_mask) if context_mask is not None else None
         x = self.embed(ids, positions)  # (B, T) -> (B, T, C)
+        recompute = self.cfg.grad_checkpoint and self.training and cache is None and torch.is_grad_enabled()
         for i, layer in enumerate(self.layers):
-            x = layer(
+            run = partial(checkpoint, layer, use_reentrant=False) if recompute else layer
+            x = run(
                 x,
                 mask=mask,
                 is_causal=is_causal,
@@ -95,7 +103,10 @@ class Decoder(AttnkitModel):
                 cross_cache=cache.cross[i] if cache is not None and cache.cross else None,
             )
         x = self.norm(x)
-        logits = self.lm_head(x)  # (B, T, C) -> (B, T, V)
+        if head_mask is not None:
+            logits = self.lm_head(x[head_mask])  # (B, T, C) -> (N, C) -> (N, V)
+        else:
+            logits = self.lm_head(x)  # (B, T, C) -> (B, T, V)
         loss = lm_loss(logits, targets) if targets is not None else None
         return ModelOutput(hidden=x, logits=logits, loss=loss, cache=cache)
 

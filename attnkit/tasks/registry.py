@@ -207,3 +207,24 @@ _builtin(
     report="attnkit.cli.evaluate:report_speech",
     summary="speech recognition: audio frames -> characters",
 )  # fmt: skip
+
+# Decoder-only variants: the same data and metrics, one causal LM on prompt + target
+# (fine-tuning SmolLM2 or any imported LLaMA/GPT-2, fully or with LoRA).
+_PROMPTED = {
+    "task": "attnkit.tasks.prompted:PromptedLMTask",
+    "inspect": "attnkit.viz.inspect:inspect_prompted",
+    "report": "attnkit.cli.evaluate:report_seq2seq",
+}
+_builtin("summarization-lm", "decoder", ("summarize",), "prompted:PromptedPredictor",
+         summary="summarization with a decoder-only LM (prompt -> summary)",
+         options={"metrics": "rouge", "instruction": "Summarize the following text.",
+                  "answer": "Summary:"}, **_PROMPTED)  # fmt: skip
+_builtin("dialogue-lm", "decoder", ("chat",), "prompted:PromptedDialoguePredictor",
+         summary="dialogue with a decoder-only LM (the last turns -> the next turn)",
+         options={"metrics": "dialogue", "dialogues": True, "source_keep": "end",
+                  "instruction": "Write the next turn of this conversation.", "answer": "Reply:"},
+         **_PROMPTED)  # fmt: skip
+_builtin("translation-lm", "decoder", ("translate",), "prompted:PromptedPredictor",
+         summary="translation with a decoder-only LM (prompt -> translation)",
+         options={"metrics": "translation", "instruction": "Translate the following text.",
+                  "answer": "Translation:"}, **_PROMPTED)  # fmt: skip

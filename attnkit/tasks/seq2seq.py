@@ -58,7 +58,7 @@ def load_pairs(data: DataConfig) -> dict[str, Table]:
     return load_pair_files(data.train_file, data.valid_file, data.test_file)
 
 
-def _side_tokenizer(data: DataConfig, texts: list[str], vocab_size: int) -> Tokenizer:
+def side_tokenizer(data: DataConfig, texts: list[str], vocab_size: int) -> Tokenizer:
     if data.tokenizer == "bpe":
         split = data.split_cjk == "yes" or (data.split_cjk == "auto" and has_cjk(texts))
         return BPETokenizer.train(texts, vocab_size, split_cjk=split)
@@ -80,6 +80,62 @@ def vocab_report(tok: Tokenizer, texts: list[str], side: str) -> dict:
     return rep
 
 
+@dataclasses.dataclass
+class PairTexts:
+    """The (source, target) texts of every split, as the task's registry entry reads them."""
+
+    texts: dict[str, tuple[list[str], list[str]]]
+    """split -> (sources, targets), lowercased when ``data.lowercase``."""
+    refs: dict[str, list[list[str]]]
+    """split -> the original references of each example (one or more)."""
+    src_col: str
+    tgt_col: str
+
+    @property
+    def target_lang(self) -> str:
+        return "zh" if has_cjk(self.texts["train"][1]) else "en"
+
+
+def pair_texts(cfg: RunConfig, splits: dict | None = None) -> PairTexts:
+    """Load the run's pairs (or use ``splits``); whole dialogues become (context, response) pairs
+    when the task's registry entry says ``dialogues``."""
+    d = cfg.data
+    tables = splits if splits is not None else load_pairs(d)
+    dialogues = get_task_kind(cfg.task).options.get("dialogues", False)
+    if "turns" in tables["train"]:
+        if not dialogues:
+            raise ValueError(f"dataset {d.dataset!r} holds whole dialogues; use task: dialogue")
+        tables = {s: dialogue_pairs(t["turns"], d.context_turns) for s, t in tables.items()}
+    elif dialogues and splits is None and d.dataset is not None:
+        raise ValueError(f"task: {cfg.task} needs a dialogue dataset such as dailydialog, got {d.dataset!r}")
+    src_col, tgt_col = _columns(tables["train"], d)
+    prep = (lambda s: s.lower()) if d.lowercase else (lambda s: s)
+    texts = {
+        split: ([prep(s) for s in t[src_col]], [prep(s) for s in t[tgt_col]]) for split, t in tables.items()
+    }
+    refs = {split: t.get(f"{tgt_col}_refs") or [[r] for r in t[tgt_col]] for split, t in tables.items()}
+    return PairTexts(texts, refs, src_col, tgt_col)
+
+
+def _columns(table: Table, d: DataConfig) -> tuple[str, str]:
+    cols = [c for c in table if not c.endswith("_refs")]
+    src = d.src or next((c for c in ("src", "context") if c in cols), None)
+    tgt = d.tgt or next((c for c in ("tgt", "response") if c in cols), None)
+    for name, col in (("data.src", src), ("data.tgt", tgt)):
+        if col not in cols:
+            raise ValueError(f"{name}={col!r} is not a column of this dataset; choose from {cols}")
+    return src, tgt  # type: ignore[return-value]
+
+
+def score_outputs(metrics: str, hyps: list[str], refs: list[list[str]], lang: str) -> dict:
+    """The metrics named by a task's registry entry (``rouge``, ``dialogue``, ``translation``)."""
+    if metrics == "rouge":
+        return rouge_scores(hyps, refs, lang)
+    if metrics == "dialogue":
+        return dialogue_scores(hyps, refs)
+    return translation_scores(hyps, refs, lang)
+
+
 class Seq2SeqTask:
     """Source -> target with an encoder-decoder; the metrics and whether the data are whole
     dialogues come from the task's registry entry (``options``)."""
@@ -88,54 +144,26 @@ class Seq2SeqTask:
 
     def __init__(self, cfg: RunConfig, tokenizer: Tokenizer | None = None, splits: dict | None = None):
         self.cfg = cfg
-        d = cfg.data
-        tables = splits if splits is not None else load_pairs(d)
-        options = get_task_kind(cfg.task).options
-        self.metrics, dialogues = options.get("metrics", "translation"), options.get("dialogues", False)
-        if "turns" in tables["train"]:
-            if not dialogues:
-                raise ValueError(f"dataset {d.dataset!r} holds whole dialogues; use task: dialogue")
-            tables = {s: dialogue_pairs(t["turns"], d.context_turns) for s, t in tables.items()}
-        elif dialogues and splits is None and d.dataset is not None:
-            raise ValueError(
-                f"task: dialogue needs a dialogue dataset such as dailydialog, got {d.dataset!r}"
-            )
-        self.src_col, self.tgt_col = self._columns(tables["train"], d)
-        prep = (lambda s: s.lower()) if d.lowercase else (lambda s: s)
-        self.texts = {
-            split: ([prep(s) for s in t[self.src_col]], [prep(s) for s in t[self.tgt_col]])
-            for split, t in tables.items()
-        }
-        self.refs = {
-            split: t.get(f"{self.tgt_col}_refs") or [[r] for r in t[self.tgt_col]]
-            for split, t in tables.items()
-        }
+        pairs = pair_texts(cfg, splits)
+        self.metrics = get_task_kind(cfg.task).options.get("metrics", "translation")
+        self.src_col, self.tgt_col = pairs.src_col, pairs.tgt_col
+        self.texts, self.refs = pairs.texts, pairs.refs
         if tokenizer is None:
-            tokenizer = self._build_tokenizer(d)
+            tokenizer = self._build_tokenizer(cfg.data)
         if not isinstance(tokenizer, PairTokenizer):
             raise ValueError(f"seq2seq checkpoints need a pair tokenizer, got {tokenizer.kind!r}")
         self.tokenizer = tokenizer
         self.data = {split: self._encode(split) for split in self.texts}
-        self.target_lang = "zh" if has_cjk(self.texts["train"][1]) else "en"
-
-    @staticmethod
-    def _columns(table: Table, d: DataConfig) -> tuple[str, str]:
-        cols = [c for c in table if not c.endswith("_refs")]
-        src = d.src or next((c for c in ("src", "context") if c in cols), None)
-        tgt = d.tgt or next((c for c in ("tgt", "response") if c in cols), None)
-        for name, col in (("data.src", src), ("data.tgt", tgt)):
-            if col not in cols:
-                raise ValueError(f"{name}={col!r} is not a column of this dataset; choose from {cols}")
-        return src, tgt  # type: ignore[return-value]
+        self.target_lang = pairs.target_lang
 
     def _build_tokenizer(self, d: DataConfig) -> PairTokenizer:
         src_train, tgt_train = self.texts["train"]
         if d.joint_vocab:
-            tok = _side_tokenizer(d, src_train + tgt_train, d.bpe_vocab_size)
+            tok = side_tokenizer(d, src_train + tgt_train, d.bpe_vocab_size)
             pair = PairTokenizer(tok, tok)
         else:
-            src_tok = _side_tokenizer(d, src_train, d.src_bpe_vocab_size or d.bpe_vocab_size)
-            pair = PairTokenizer(src_tok, _side_tokenizer(d, tgt_train, d.bpe_vocab_size))
+            src_tok = side_tokenizer(d, src_train, d.src_bpe_vocab_size or d.bpe_vocab_size)
+            pair = PairTokenizer(src_tok, side_tokenizer(d, tgt_train, d.bpe_vocab_size))
         self.vocab_reports = [
             vocab_report(pair.src, src_train[:5000], f"source ({self.src_col})"),
             vocab_report(pair.tgt, tgt_train[:5000], f"target ({self.tgt_col})"),
@@ -216,8 +244,4 @@ class Seq2SeqTask:
         # Always the original references: a lowercasing run is not scored against lowercased
         # text in the cased metrics (bleu_lc_tok and ROUGE are case-blind anyway).
         refs = self.refs[split][: len(hyps)]
-        if self.metrics == "rouge":
-            return rouge_scores(hyps, refs, self.target_lang)
-        if self.metrics == "dialogue":
-            return dialogue_scores(hyps, refs)
-        return translation_scores(hyps, refs, self.target_lang)
+        return score_outputs(self.metrics, hyps, refs, self.target_lang)

@@ -71,3 +71,39 @@ def _word_level(d, vocab_size: int) -> None:
     tok.save(str(d / "tokenizer.json"))
     roles = {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
     (d / "special_tokens_map.json").write_text(json.dumps(roles))
+
+
+CHAT_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+PAIR_TEXTS = [
+    "Anna: are you coming tonight?\nBen: yes, at eight.", "Ben will come at eight.",
+    "Tom: I lost my keys.\nSue: check the car.", "Tom lost his keys.",
+    "Max: lunch at noon?\nIda: sure, the usual place.", "Max and Ida meet for lunch.",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def chat_llama_dir(tmp_path_factory):
+    """A tiny random LLaMA with a byte-level BPE tokenizer that has ChatML's special tokens, as
+    SmolLM2-Instruct has (so ChatML prompts round-trip)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("chat_llama")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=320, special_tokens=CHAT_SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(PAIR_TEXTS * 4 + ["Summarize the following text.\n\n"], trainer)
+    tok.save(str(d / "tokenizer.json"))
+    roles = {"bos_token": "<|endoftext|>", "eos_token": "<|im_end|>", "unk_token": "<|endoftext|>"}
+    (d / "special_tokens_map.json").write_text(json.dumps(roles))
+    cfg = transformers.LlamaConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, intermediate_size=112, max_position_embeddings=256, rope_theta=10000.0,
+        rms_norm_eps=1e-6, tie_word_embeddings=True,
+    )  # fmt: skip
+    hf = transformers.LlamaForCausalLM(cfg).eval()
+    hf.save_pretrained(d, safe_serialization=True)
+    return d
