@@ -177,6 +177,28 @@ def prompted_sample(
     return [_strip(row, eos_id) for row in out.tolist()]
 
 
+def search(
+    model: nn.Module,
+    prompts: Sequence[Sequence[int]],
+    dcfg: DecodeConfig,
+    *,
+    pad_id: int,
+    eos_id: int,
+    max_new: int,
+    generator: torch.Generator | None = None,
+) -> list[list[int]]:
+    """The continuation ids of each prompt under ``dcfg``: sampling when ``dcfg.sample`` (at
+    ``dcfg.temperature``), else beam search of ``dcfg.beam_size`` (width 1 without n-gram
+    blocking runs as the equivalent, cheaper greedy loop)."""
+    common = {"pad_id": pad_id, "eos_id": eos_id, "max_new": max_new}
+    if dcfg.sample or (dcfg.beam_size == 1 and dcfg.no_repeat_ngram == 0):
+        temp = dcfg.temperature if dcfg.sample else 0.0
+        return prompted_sample(model, prompts, temperature=temp, top_k=dcfg.top_k, top_p=dcfg.top_p,
+                               penalty=dcfg.repetition_penalty, generator=generator, **common)  # fmt: skip
+    return prompted_beam_search(model, prompts, beam_size=dcfg.beam_size, length_penalty=dcfg.length_penalty,
+                                no_repeat_ngram=dcfg.no_repeat_ngram, **common)  # fmt: skip
+
+
 def prompted_transduce(
     model: nn.Module,
     tokenizer: Tokenizer,
@@ -220,15 +242,8 @@ def prompted_transduce(
         max_new = min(int(dcfg.max_len_a * width + dcfg.max_len_b), 2 * data.max_tgt_len)
         if room is not None:
             max_new = min(max_new, room - max(len(p) for p in batch))
-        common = {"pad_id": tokenizer.pad_id, "eos_id": tokenizer.eos_id, "max_new": max(max_new, 1)}
-        if dcfg.sample or (dcfg.beam_size == 1 and dcfg.no_repeat_ngram == 0):
-            temp = dcfg.temperature if dcfg.sample else 0.0
-            ids = prompted_sample(model, batch, temperature=temp, top_k=dcfg.top_k, top_p=dcfg.top_p,
-                                  penalty=dcfg.repetition_penalty, generator=gen, **common)  # fmt: skip
-        else:
-            ids = prompted_beam_search(model, batch, beam_size=dcfg.beam_size,
-                                       length_penalty=dcfg.length_penalty,
-                                       no_repeat_ngram=dcfg.no_repeat_ngram, **common)  # fmt: skip
+        ids = search(model, batch, dcfg, pad_id=tokenizer.pad_id, eos_id=tokenizer.eos_id,
+                     max_new=max(max_new, 1), generator=gen)  # fmt: skip
         for j, hyp in zip(chunk, ids, strict=True):
             outputs[todo[j]] = tokenizer.decode(hyp).strip()
         if progress is not None:

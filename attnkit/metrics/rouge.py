@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from rouge_score import rouge_scorer
 
 TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*|\n+")
 _CJK_OR_WORD = re.compile(
     r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\s\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
 )
@@ -32,7 +32,7 @@ class _CharTokenizer:
 
 def split_sentences(text: str) -> str:
     """``text`` with one sentence per line, for ROUGE-Lsum: a break after ``.``, ``!`` or ``?``
-    followed by whitespace, and at existing line breaks (the published SAMSum scores split with
+    followed by whitespace, after ``。``, ``！`` or ``？``, and at existing line breaks (the published SAMSum scores split with
     NLTK's Punkt, which also keeps abbreviations such as "Dr." whole; this regex does not)."""
     return "\n".join(s for s in _SENTENCE_END.split(text.strip()) if s.strip())
 

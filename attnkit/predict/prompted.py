@@ -16,6 +16,10 @@ from attnkit.text.prompt import PromptTemplate
 class PromptedPredictor(Seq2SeqPredictor):
     """Texts in, texts out, as :class:`Seq2SeqPredictor`, on a decoder-only model."""
 
+    MAX_ROWS = 32
+    """Sequences (inputs x beams) decoded at once: each holds a KV cache over the whole prompt,
+    so this bounds memory whatever ``batch_size`` asks (SmolLM2, 500 tokens: ~23 MB a row)."""
+
     @property
     def template(self) -> PromptTemplate:
         return template_of(self.lm.cfg.data)
@@ -31,6 +35,8 @@ class PromptedPredictor(Seq2SeqPredictor):
         """Each text's output (decode overrides as kwargs, e.g. ``beam_size=1``)."""
         cfg = dataclasses.replace(self.lm.cfg.decode, **decode)
         lm = self.lm
+        beams = 1 if cfg.sample else cfg.beam_size
+        batch_size = max(1, min(batch_size, self.MAX_ROWS // beams))
         return prompted_transduce(lm.model, lm.tokenizer, self.template, list(texts), cfg, lm.cfg.data,
                                   batch_size=batch_size, progress=progress, first_line=first_line)  # fmt: skip
 

@@ -157,6 +157,38 @@ def inspect_lm(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     return AttentionView(lm.cfg.task, req.text, tok.decode(new), streams, meta)
 
 
+TEMPLATE_MARK = "§"
+"""Prefix of the labels of a prompt template's own tokens (not the source, not the output)."""
+
+
+def inspect_prompted(lm: LoadedModel, req: InspectRequest) -> AttentionView:
+    """A decoder-only pair model (``summarization-lm``, …): its output for ``req.text`` (or the
+    dialogue ``req.history``) and the decoder's attention over prompt and output. The prompt
+    template's own tokens are labelled with a leading ``§``; ``meta["segments"]`` gives each
+    position's part (``template``, ``source`` or ``output``)."""
+    from attnkit.decode.prompted import search
+
+    pred = lm.predictor
+    source = pred.context(req.history) if req.history and hasattr(pred, "context") else _need_text(req.text)
+    tok, template, device = lm.tokenizer, pred.template, next(lm.model.parameters()).device
+    prompt = pred.prompt(source)
+    new: list[int] = []
+    if req.max_new_tokens > 0:
+        cfg = dataclasses.replace(lm.cfg.decode, **req.decode)
+        new = search(lm.model, [prompt], cfg, pad_id=tok.pad_id, eos_id=tok.eos_id, max_new=req.max_new_tokens)[0]
+    ids = prompt + new
+    head = template.overhead(tok) - len(tok.encode(template.tail))  # template tokens before the source
+    tail_at = len(prompt) - len(tok.encode(template.tail))
+    segments = ["template" if i < head or tail_at <= i < len(prompt) else "source" for i in range(len(prompt))]
+    segments += ["output"] * len(new)
+    labels = [f"{TEMPLATE_MARK}{lab}" if seg == "template" else lab
+              for lab, seg in zip(token_labels(tok, ids), segments, strict=True)]  # fmt: skip
+    streams = capture_streams(lm.model, torch.tensor([ids], device=device), **req.selection)
+    streams["decoder"].queries = streams["decoder"].keys = labels
+    meta = _meta(lm, prompt_tokens=len(prompt), ids=ids, segments=segments, prompt=template.render(source))
+    return AttentionView(lm.cfg.task, source, tok.decode(new).strip(), streams, meta)
+
+
 def inspect_encoder(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     """An encoder's self-attention over the text it read, with the task's main output
     (a classifier's labels, an embedding model's vector)."""

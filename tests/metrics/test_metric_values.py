@@ -54,8 +54,28 @@ def test_rouge_is_the_mean_of_per_example_f1_from_rouge_score():
     ]
     for t in ("rouge1", "rouge2", "rougeL"):
         assert s[t] == round(100 * sum(p[t].fmeasure for p in per) / 3, 2)
-    assert s["rouge_signature"] == "rouge-score 0.1.2|F1 mean|stem:True|tok:default"
+    assert s["rouge_signature"] == "rouge-score 0.1.2|F1 mean|stem:True|tok:default|Lsum:regex sentences"
     assert s["rouge2"] < s["rougeL"]  # bigrams match less than the longest common subsequence
+
+
+def test_rouge_lsum_is_summary_level_lcs_over_sentences():
+    from attnkit.metrics.rouge import split_sentences
+
+    assert split_sentences(" Ann baked cookies.  She will bring some!\nOk? yes ") == (
+        "Ann baked cookies.\nShe will bring some!\nOk?\nyes"
+    )
+    # Swapped sentences: one LCS of the whole texts covers half the words, the union of
+    # per-sentence LCSs covers all of them.
+    s = rouge_scores(["a b c. d e f."], [["d e f. a b c."]])
+    assert (s["rougeL"], s["rougeLsum"], s["rouge1"]) == (50.0, 100.0, 100.0)
+    # One sentence on each side: Lsum is L.
+    s = rouge_scores(["the cat sat on the mat"], [["a cat sat on a red mat"]])
+    assert s["rougeLsum"] == s["rougeL"]
+    # Against rouge-score's own rougeLsum on the same newline-split texts.
+    scorer = rouge_scorer.RougeScorer(["rougeLsum"], use_stemmer=True)
+    hyp, ref = "Tom lost keys. Sue found them in the car.", "Sue found the keys. They were in Tom's car."
+    want = scorer.score(split_sentences(ref), split_sentences(hyp))["rougeLsum"].fmeasure
+    assert rouge_scores([hyp], [[ref]])["rougeLsum"] == round(100 * want, 2)
 
 
 def test_rouge2_and_rougel_hand_values():
@@ -70,7 +90,7 @@ def test_rouge2_and_rougel_hand_values():
 def test_chinese_rouge_counts_characters_and_keeps_latin_words(lang):
     s = rouge_scores(["我们 like 北京"], [["我们 love 北京"]], lang=lang)
     # tokens: 我 们 like 北 京 against 我 们 love 北 京: 4 of 5 match both ways
-    assert s["rouge1"] == 80.0 and s["rouge_signature"].endswith("stem:False|tok:char")
+    assert s["rouge1"] == 80.0 and "stem:False|tok:char|" in s["rouge_signature"]
     tok = _CharTokenizer()
     assert tok.tokenize("AB㐀丽x 𠀀y") == ["ab", "㐀", "丽", "x", "𠀀y"]  # ext. A, compatibility
 

@@ -174,3 +174,54 @@ def test_grad_checkpoint_gives_the_same_loss_and_gradients(pre):
     torch.testing.assert_close(grads[0][0], grads[1][0])
     for a, b in zip(grads[0][1], grads[1][1], strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_viz_labels_the_template_and_shows_attention_over_the_source(tmp_path, chat_llama_dir):
+    from attnkit.viz.inspect import TEMPLATE_MARK, inspect_attention
+
+    attnkit.train(_cfg(tmp_path, chat_llama_dir, "train.max_steps=1", "train.eval_every=1"))
+    lm = attnkit.load(tmp_path / "run" / "best")
+    src = PAIR_TEXTS[0]
+    view = inspect_attention(lm, src, max_new_tokens=4)
+    seg, ids = view.meta["segments"], view.meta["ids"]
+    n_src = len(lm.tokenizer.encode(src))
+    assert seg.count("source") == n_src and seg.count("output") == len(ids) - len(lm.predictor.prompt(src))
+    assert ids[: len(seg) - seg.count("output")] == lm.predictor.prompt(src)
+    labels = view.streams["decoder"].keys
+    assert all(lab.startswith(TEMPLATE_MARK) == (s == "template") for lab, s in zip(labels, seg, strict=True))
+    w = view.streams["decoder"].weights  # (L, B, H, T, T), rows sum to 1 over the visible keys
+    assert w.shape[-1] == len(ids)
+    torch.testing.assert_close(w.sum(-1), torch.ones_like(w.sum(-1)), rtol=1e-4, atol=1e-4)
+
+
+def test_cli_and_web_app_serve_decoder_pair_checkpoints(tmp_path, chat_llama_dir, capsys):
+    from fastapi.testclient import TestClient
+
+    from attnkit.cli.main import main
+    from attnkit.serve import create_app
+
+    attnkit.train(_cfg(tmp_path, chat_llama_dir, "train.max_steps=1", "train.eval_every=1"))
+    capsys.readouterr()
+    (tmp_path / "in.txt").write_text("Tom lost his keys.\nAnna comes at eight.\n", encoding="utf-8")
+    run = str(tmp_path / "run")
+    assert main(["summarize", "--ckpt", run, "--input", str(tmp_path / "in.txt"), "--beam", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    lm = attnkit.load(run)
+    assert lines == lm.summarize(["Tom lost his keys.", "Anna comes at eight."], beam_size=2)
+    assert main(["eval", "--ckpt", run, "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ROUGE-Lsum" in out and "per word" in out
+    # dialogue-lm: the web app's chat endpoint, on (context, response) pairs from TSV files
+    (tmp_path / "d").mkdir()
+    dlg = _cfg(tmp_path / "d", chat_llama_dir, "task=dialogue-lm", "train.max_steps=1", "train.eval_every=1")
+    attnkit.train(dlg)
+    capsys.readouterr()
+    chat = attnkit.load(tmp_path / "d" / "run")
+    assert chat.verbs == ("chat",) and chat.cfg.data.source_keep == "end"
+    assert chat.cfg.data.instruction == "Write the next turn of this conversation."
+    client = TestClient(create_app({"s": lm, "c": chat}))
+    r = client.post("/api/chat", json={"history": ["hi", "hello", "how are you?"], "attention": False})
+    assert r.status_code == 200 and r.json()["output"] == chat.respond(["hi", "hello", "how are you?"])
+    r = client.post("/api/summarize", json={"text": "Tom lost his keys.", "attention": True})
+    body = r.json()
+    assert r.status_code == 200 and body["output"] == lm.summarize(["Tom lost his keys."])[0]

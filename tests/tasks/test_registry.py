@@ -121,7 +121,8 @@ def test_a_new_task_kind_is_one_entry(spell, tmp_path, capsys):
 def test_unknown_and_duplicate_names_are_refused():
     names = task_names()
     assert names == sorted(
-        ["dialogue", "embedding", "lm", "classification", "speech", "summarization", "translation"]
+        ["dialogue", "embedding", "lm", "classification", "speech", "summarization", "translation",
+         "summarization-lm", "dialogue-lm", "translation-lm"]
     )
     with pytest.raises(ValueError) as e:
         RunConfig(task="sentiment")
