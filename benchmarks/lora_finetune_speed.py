@@ -134,7 +134,8 @@ def _vm_hwm_gb() -> float:
 
 def peak_rss(name: str, args) -> float:
     """GB of peak resident memory of a fresh process that loads ``name`` and runs two steps."""
-    cmd = [sys.executable, __file__, "--rss-only", name, "--batch", str(args.batch), "--threads", str(args.threads)]
+    cmd = [sys.executable, __file__, "--rss-only", name, "--batch", str(args.batch),
+           "--threads", str(args.threads)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_gb"]
 

@@ -90,7 +90,8 @@ class RecomputedRows(CachedRows):
 
     def repeat(self, k: int) -> None:
         rows = torch.arange(self.ids.shape[0], device=self.ids.device).repeat_interleave(k)
-        self.ids, self.mask, self.pos, self.first = self.ids[rows], self.mask[rows], self.pos[rows], self.first[rows]
+        self.ids, self.mask, self.pos = self.ids[rows], self.mask[rows], self.pos[rows]
+        self.first = self.first[rows]
 
     def step(self, last: Tensor) -> Tensor:
         self.ids = torch.cat([self.ids, last], dim=1)

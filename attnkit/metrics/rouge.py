@@ -32,7 +32,8 @@ class _CharTokenizer:
 
 def split_sentences(text: str) -> str:
     """``text`` with one sentence per line, for ROUGE-Lsum: a break after ``.``, ``!`` or ``?``
-    followed by whitespace, after ``。``, ``！`` or ``？``, and at existing line breaks (the published SAMSum scores split with
+    followed by whitespace, after ``。``, ``！`` or ``？``, and at existing line breaks (the
+    published SAMSum scores split with
     NLTK's Punkt, which also keeps abbreviations such as "Dr." whole; this regex does not)."""
     return "\n".join(s for s in _SENTENCE_END.split(text.strip()) if s.strip())
 

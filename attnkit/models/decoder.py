@@ -103,10 +103,8 @@ class Decoder(AttnkitModel):
                 cross_cache=cache.cross[i] if cache is not None and cache.cross else None,
             )
         x = self.norm(x)
-        if head_mask is not None:
-            logits = self.lm_head(x[head_mask])  # (B, T, C) -> (N, C) -> (N, V)
-        else:
-            logits = self.lm_head(x)  # (B, T, C) -> (B, T, V)
+        # (B, T, C) -> (B, T, V); with head_mask (B, T, C) -> (N, C) -> (N, V)
+        logits = self.lm_head(x if head_mask is None else x[head_mask])
         loss = lm_loss(logits, targets) if targets is not None else None
         return ModelOutput(hidden=x, logits=logits, loss=loss, cache=cache)
 

@@ -37,8 +37,10 @@ class PromptedPredictor(Seq2SeqPredictor):
         lm = self.lm
         beams = 1 if cfg.sample else cfg.beam_size
         batch_size = max(1, min(batch_size, self.MAX_ROWS // beams))
-        return prompted_transduce(lm.model, lm.tokenizer, self.template, list(texts), cfg, lm.cfg.data,
-                                  batch_size=batch_size, progress=progress, first_line=first_line)  # fmt: skip
+        return prompted_transduce(
+            lm.model, lm.tokenizer, self.template, list(texts), cfg, lm.cfg.data,
+            batch_size=batch_size, progress=progress, first_line=first_line,
+        )  # fmt: skip
 
     translate = transduce
     summarize = transduce

@@ -120,9 +120,11 @@ class PromptedLMTask:
                         "data.max_tgt_len=%d tokens (targets are never cut)", split, empty, long,
                         d.max_tgt_len)  # fmt: skip
         if cut:
+            kept = "first" if self.keep == "start" else "last"
             log.warning("%s: %d of %d sources were over data.max_src_len=%d tokens; kept their %s",
-                        split, cut, len(srcs), d.max_src_len, "first" if self.keep == "start" else "last")  # fmt: skip
-        self.skipped = {**getattr(self, "skipped", {}), split: {"empty": empty, "long_target": long, "cut": cut}}
+                        split, cut, len(srcs), d.max_src_len, kept)  # fmt: skip
+        self.skipped = getattr(self, "skipped", {})
+        self.skipped[split] = {"empty": empty, "long_target": long, "cut": cut}
         return PromptPairs(prompts, targets, tok.pad_id, split)
 
     # --- Task protocol ---------------------------------------------------------------------

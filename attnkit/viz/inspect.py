@@ -163,7 +163,8 @@ TEMPLATE_MARK = "§"
 
 def inspect_prompted(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     """A decoder-only pair model (``summarization-lm``, …): its output for ``req.text`` (or the
-    dialogue ``req.history``) and the decoder's attention over prompt and output. The prompt
+    dialogue ``req.history``; up to ``req.max_new_tokens`` tokens, 0 = the task's own cap) and the
+    decoder's attention over prompt and output. The prompt
     template's own tokens are labelled with a leading ``§``; ``meta["segments"]`` gives each
     position's part (``template``, ``source`` or ``output``)."""
     from attnkit.decode.prompted import search
@@ -172,14 +173,13 @@ def inspect_prompted(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     source = pred.context(req.history) if req.history and hasattr(pred, "context") else _need_text(req.text)
     tok, template, device = lm.tokenizer, pred.template, next(lm.model.parameters()).device
     prompt = pred.prompt(source)
-    new: list[int] = []
-    if req.max_new_tokens > 0:
-        cfg = dataclasses.replace(lm.cfg.decode, **req.decode)
-        new = search(lm.model, [prompt], cfg, pad_id=tok.pad_id, eos_id=tok.eos_id, max_new=req.max_new_tokens)[0]
+    cfg = dataclasses.replace(lm.cfg.decode, **req.decode)
+    cap = req.max_new_tokens or 2 * lm.cfg.data.max_tgt_len  # 0: as long as the task's outputs may be
+    new = search(lm.model, [prompt], cfg, pad_id=tok.pad_id, eos_id=tok.eos_id, max_new=cap)[0]
     ids = prompt + new
     head = template.overhead(tok) - len(tok.encode(template.tail))  # template tokens before the source
     tail_at = len(prompt) - len(tok.encode(template.tail))
-    segments = ["template" if i < head or tail_at <= i < len(prompt) else "source" for i in range(len(prompt))]
+    segments = ["source" if head <= i < tail_at else "template" for i in range(len(prompt))]
     segments += ["output"] * len(new)
     labels = [f"{TEMPLATE_MARK}{lab}" if seg == "template" else lab
               for lab, seg in zip(token_labels(tok, ids), segments, strict=True)]  # fmt: skip

@@ -28,7 +28,8 @@ def _write_pairs(tmp_path, n: int = 12) -> dict[str, str]:
     for split in ("train", "valid", "test"):
         p = tmp_path / f"{split}.tsv"
         rows = [PAIRS[i % len(PAIRS)] for i in range(n if split == "train" else 3)]
-        p.write_text("".join(f"{s.replace(chr(10), chr(92) + 'n')}\t{t}\n" for s, t in rows), encoding="utf-8")
+        lines = [f"{s.replace(chr(10), chr(92) + 'n')}\t{t}\n" for s, t in rows]  # a line break as \\n
+        p.write_text("".join(lines), encoding="utf-8")
         paths[split] = str(p)
     return paths
 
@@ -101,7 +102,7 @@ def test_bad_templates_and_contexts_are_clear_errors(tmp_path, chat_llama_dir, l
     with pytest.raises(ValueError, match="does not round-trip through the tokenizer"):
         PromptedLMTask(_cfg(tmp_path, chat_llama_dir, "data.prompt_format=plain"), tokenizer=word_level)
     task = PromptedLMTask(_cfg(tmp_path, chat_llama_dir, "data.max_src_len=400"), tokenizer=pre.tokenizer)
-    with pytest.raises(ValueError, match=r"exceeds the pretrained model's context of 256; lower data.max_src_len"):
+    with pytest.raises(ValueError, match=r"exceeds the pretrained model's context of 256; lower data"):
         task.model_config(pre.cfg.model)
     cfg = _cfg(tmp_path, chat_llama_dir)
     with pytest.raises(ValueError, match="no resolved prompt template"):
