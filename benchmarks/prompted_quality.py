@@ -50,10 +50,12 @@ def zero_shot_model(recipe: str):
     return lm
 
 
-def score(lm, limit: int | None) -> dict:
+def score(lm, limit: int | None, hyp_file: Path) -> dict:
+    """Test metrics; the outputs go to ``hyp_file``, one per line (line breaks as spaces)."""
     t0 = time.perf_counter()
     m = lm.evaluate("test", limit=limit)
-    m.pop("hypotheses", None)
+    hyp_file.parent.mkdir(parents=True, exist_ok=True)
+    hyp_file.write_text("".join(h.replace("\n", " ") + "\n" for h in m.pop("hypotheses")), encoding="utf-8")
     return {**{k: m[k] for k in KEYS if k in m}, "examples": m["examples"],
             "decode_min": round((time.perf_counter() - t0) / 60, 1)}  # fmt: skip
 
@@ -90,12 +92,12 @@ def main() -> int:
     for recipe in args.recipes:
         name = Path(recipe).stem
         todo = [("zero-shot", None)] if args.zero_shot else []
+        out_dir = Path(attnkit.load_config(recipe).out_dir)
         if args.trained:
-            cfg = attnkit.load_config(recipe)
-            todo.append(("fine-tuned", Path(cfg.out_dir) / "best"))
+            todo.append(("fine-tuned", out_dir / "best"))
         for row, ckpt in todo:
             lm = zero_shot_model(recipe) if ckpt is None else attnkit.load(ckpt)
-            r = {**score(lm, args.limit), "date": date.today().isoformat()}
+            r = {**score(lm, args.limit, out_dir / f"test-{row}.hyp"), "date": date.today().isoformat()}
             if ckpt is not None:
                 metrics = [json.loads(line) for line in (ckpt.parent / "metrics.jsonl").open()]
                 r["train_min"] = round(max(m.get("elapsed_s", 0) for m in metrics) / 60, 1)

@@ -66,6 +66,19 @@ def test_repeat_copies_row_zero_of_the_prefix_into_every_new_row():
         KVCache([]).repeat(2, 4)
 
 
+def test_repeat_with_rows_gives_each_new_row_its_own_source_row():
+    cache = KVCache.allocate(2, 2, 3, 6, 4, dtype=torch.float64)
+    for i, layer in enumerate(cache.layers):
+        k = torch.arange(2 * 3 * 2 * 4, dtype=torch.float64).view(2, 3, 2, 4) + 100 * i
+        layer.update(k, -k)
+    rows = torch.tensor([0, 0, 0, 1, 1, 1])  # beams: three copies of each prompt, consecutive
+    out = cache.repeat(6, 8, rows)
+    for src, dst in zip(cache.layers, out.layers, strict=True):
+        assert dst.k.shape == (6, 3, 8, 4) and dst.length == 2
+        assert torch.equal(dst.k[:, :, :2], src.k[rows, :, :2]) and torch.equal(dst.v[:, :, :2], -dst.k[:, :, :2])
+        assert torch.equal(dst.k[3], src.k[1, :, :].new_zeros(3, 8, 4).index_copy(1, torch.arange(2), src.k[1, :, :2]))
+
+
 def test_repeat_may_fill_the_new_cache_exactly():
     cache = KVCache.allocate(1, 1, 1, 4, 2)
     cache.layers[0].update(torch.ones(1, 1, 3, 2), torch.ones(1, 1, 3, 2))

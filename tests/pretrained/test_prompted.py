@@ -195,7 +195,7 @@ def test_viz_labels_the_template_and_shows_attention_over_the_source(tmp_path, c
     torch.testing.assert_close(w.sum(-1), torch.ones_like(w.sum(-1)), rtol=1e-4, atol=1e-4)
 
 
-def test_cli_and_web_app_serve_decoder_pair_checkpoints(tmp_path, chat_llama_dir, capsys):
+def test_cli_and_web_app_serve_decoder_pair_checkpoints(tmp_path, chat_llama_dir, capsys, monkeypatch):
     from fastapi.testclient import TestClient
 
     from attnkit.cli.main import main
@@ -226,3 +226,23 @@ def test_cli_and_web_app_serve_decoder_pair_checkpoints(tmp_path, chat_llama_dir
     r = client.post("/api/summarize", json={"text": "Tom lost his keys.", "attention": True})
     body = r.json()
     assert r.status_code == 200 and body["output"] == lm.summarize(["Tom lost his keys."])[0]
+    # Memory stays bounded: at most MAX_ROWS = 32 sequences (inputs x beams) decode at once.
+    seen = []
+    monkeypatch.setattr("attnkit.predict.prompted.prompted_transduce", lambda *a, **kw: seen.append(kw))
+    lm.summarize(["x"], batch_size=64, beam_size=4)
+    lm.summarize(["x"], batch_size=64, sample=True)
+    assert [kw["batch_size"] for kw in seen] == [8, 32]
+
+
+def test_a_fresh_decoder_trains_on_pairs_with_a_plain_prompt(tmp_path):
+    cfg = _cfg(tmp_path, "null", "task=translation-lm", "data.tokenizer=bpe", "data.bpe_vocab_size=300",
+               "model.d_model=32", "model.n_layers=2", "model.n_heads=2", "model.max_seq_len=16")  # fmt: skip
+    attnkit.train(cfg)
+    lm = attnkit.load(tmp_path / "run" / "best")
+    d, tok = lm.cfg.data, lm.tokenizer
+    assert (d.prompt_format, d.instruction, d.answer) == ("plain", "Translate the following text.", "Translation:")
+    template = template_of(d)
+    assert lm.cfg.model.max_seq_len == template.overhead(tok) + 48 + 24 + 1  # grown to fit the data
+    prompt = lm.predictor.prompt("Tom lost his keys.")
+    assert prompt[0] == tok.bos_id and tok.decode(prompt[1:]) == template.render("Tom lost his keys.")
+    assert lm.verbs == ("translate",) and len(lm.translate(["Tom lost his keys."], beam_size=2)) == 1
