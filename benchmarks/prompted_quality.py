@@ -50,10 +50,10 @@ def zero_shot_model(recipe: str):
     return lm
 
 
-def score(lm, limit: int | None, hyp_file: Path) -> dict:
+def score(lm, limit: int | None, hyp_file: Path, loss_batches: int | None = None) -> dict:
     """Test metrics; the outputs go to ``hyp_file``, one per line (line breaks as spaces)."""
     t0 = time.perf_counter()
-    m = lm.evaluate("test", limit=limit)
+    m = lm.evaluate("test", loss_batches, limit=limit)
     hyp_file.parent.mkdir(parents=True, exist_ok=True)
     hyp_file.write_text("".join(h.replace("\n", " ") + "\n" for h in m.pop("hypotheses")), encoding="utf-8")
     return {**{k: m[k] for k in KEYS if k in m}, "examples": m["examples"],
@@ -65,6 +65,7 @@ def table(store: dict) -> str:
             "train min | date |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for key, r in sorted(store.items()):
         recipe, row = key.split("::")
+        row = row.replace("@", " (first ") + (")" if "@" in row else "")
         if "rouge1" in r:
             main = f"{r['rouge1']:.2f} / {r['rouge2']:.2f} / {r['rougeL']:.2f} / {r['rougeLsum']:.2f}"
         elif "distinct2" in r:
@@ -82,7 +83,8 @@ def main() -> int:
     ap.add_argument("recipes", nargs="+")
     ap.add_argument("--zero-shot", action="store_true")
     ap.add_argument("--trained", action="store_true")
-    ap.add_argument("--limit", type=int)
+    ap.add_argument("--limit", type=int, help="decode and score the first N test examples only")
+    ap.add_argument("--loss-batches", type=int, help="teacher-forced loss on the first N batches only")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -97,13 +99,16 @@ def main() -> int:
             todo.append(("fine-tuned", out_dir / "best"))
         for row, ckpt in todo:
             lm = zero_shot_model(recipe) if ckpt is None else attnkit.load(ckpt)
-            r = {**score(lm, args.limit, out_dir / f"test-{row}.hyp"), "date": date.today().isoformat()}
+            r = score(lm, args.limit, out_dir / f"test-{row}.hyp", args.loss_batches)
+            r["date"] = date.today().isoformat()
             if ckpt is not None:
                 metrics = [json.loads(line) for line in (ckpt.parent / "metrics.jsonl").open()]
                 r["train_min"] = round(max(m.get("elapsed_s", 0) for m in metrics) / 60, 1)
                 r["step"] = lm.manifest["step"]
+            if args.limit:
+                r["subset"] = f"first {args.limit}"
             print(name, row, json.dumps(r), flush=True)
-            store[f"{name}::{row}"] = r
+            store[f"{name}::{row}" + (f"@{args.limit}" if args.limit else "")] = r
             STORE.parent.mkdir(exist_ok=True)
             STORE.write_text(json.dumps(store, indent=1) + "\n")
     body = (f"`python benchmarks/prompted_quality.py RECIPE --zero-shot --trained`; the project's 2-core "
