@@ -240,7 +240,8 @@ def test_a_fresh_decoder_trains_on_pairs_with_a_plain_prompt(tmp_path):
     attnkit.train(cfg)
     lm = attnkit.load(tmp_path / "run" / "best")
     d, tok = lm.cfg.data, lm.tokenizer
-    assert (d.prompt_format, d.instruction, d.answer) == ("plain", "Translate the following text.", "Translation:")
+    want = ("plain", "Translate the following text.", "Translation:")
+    assert (d.prompt_format, d.instruction, d.answer) == want
     template = template_of(d)
     assert lm.cfg.model.max_seq_len == template.overhead(tok) + 48 + 24 + 1  # grown to fit the data
     prompt = lm.predictor.prompt("Tom lost his keys.")
