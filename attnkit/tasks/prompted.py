@@ -92,6 +92,9 @@ class PromptedLMTask:
         self.template.check(tokenizer)
         self.keep = d.source_keep if d.source_keep != "auto" else options.get("source_keep", "start")
         self.overhead = self.template.overhead(tokenizer)
+        self.skipped: dict[str, dict[str, int]] = {}
+        self.target_words: dict[str, list[int]] = {}
+        """Per kept pair, the target's words + 1 (its ``<eos>``): the unit of ``ppl_word``."""
         self.data = {split: self._encode(split) for split in self.texts}
 
     @property
@@ -102,9 +105,9 @@ class PromptedLMTask:
     def _encode(self, split: str) -> PromptPairs:
         d, tok = self.cfg.data, self.tokenizer
         srcs, tgts = self.texts[split]
-        prompts, targets = [], []
+        prompts, targets, words = [], [], []
         empty = long = cut = 0
-        for src_ids, tgt_ids in zip(tok.encode_batch(srcs), tok.encode_batch(tgts), strict=True):
+        for text, src_ids, tgt_ids in zip(tgts, tok.encode_batch(srcs), tok.encode_batch(tgts), strict=True):
             if not tgt_ids:
                 empty += 1
                 continue
@@ -115,6 +118,7 @@ class PromptedLMTask:
             cut += was_cut
             prompts.append(ids)
             targets.append([*tgt_ids, tok.eos_id])
+            words.append(len(text.split()) + 1)
         if empty or long:
             log.warning("%s: skipped %d pairs with an empty target and %d with a target over "
                         "data.max_tgt_len=%d tokens (targets are never cut)", split, empty, long,
@@ -123,8 +127,8 @@ class PromptedLMTask:
             kept = "first" if self.keep == "start" else "last"
             log.warning("%s: %d of %d sources were over data.max_src_len=%d tokens; kept their %s",
                         split, cut, len(srcs), d.max_src_len, kept)  # fmt: skip
-        self.skipped = getattr(self, "skipped", {})
         self.skipped[split] = {"empty": empty, "long_target": long, "cut": cut}
+        self.target_words[split] = words
         return PromptPairs(prompts, targets, tok.pad_id, split)
 
     # --- Task protocol ---------------------------------------------------------------------
@@ -180,7 +184,7 @@ class PromptedLMTask:
                 logits = model(batch["input"].to(device), head_mask=want).logits
                 total += F.cross_entropy(logits.float(), labels[want], reduction="sum").item()
                 count += int(want.sum())
-                words += sum(len(self.tokenizer.decode(data.targets[j]).split()) + 1 for j in idx)
+                words += sum(self.target_words[split][j] for j in idx)
         loss = total / max(count, 1)
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": count, "unit": "target token",
                 "ppl_word": math.exp(min(total / max(words, 1), 50.0))}  # fmt: skip

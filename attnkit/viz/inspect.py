@@ -177,8 +177,9 @@ def inspect_prompted(lm: LoadedModel, req: InspectRequest) -> AttentionView:
     cap = req.max_new_tokens or 2 * lm.cfg.data.max_tgt_len  # 0: as long as the task's outputs may be
     new = search(lm.model, [prompt], cfg, pad_id=tok.pad_id, eos_id=tok.eos_id, max_new=cap)[0]
     ids = prompt + new
-    head = template.overhead(tok) - len(tok.encode(template.tail))  # template tokens before the source
-    tail_at = len(prompt) - len(tok.encode(template.tail))
+    tail = len(tok.encode(template.tail))
+    head = template.overhead(tok) - tail  # template tokens before the source
+    tail_at = len(prompt) - tail
     segments = ["source" if head <= i < tail_at else "template" for i in range(len(prompt))]
     segments += ["output"] * len(new)
     labels = [f"{TEMPLATE_MARK}{lab}" if seg == "template" else lab
