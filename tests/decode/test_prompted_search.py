@@ -44,8 +44,9 @@ def test_rows_decode_as_alone_and_beam_one_is_greedy(model):
 
 
 def test_cached_beams_equal_recomputed_beams(model):
-    cached = prompted_beam_search(model, PROMPTS, beam_size=3, no_repeat_ngram=2, **KW)
-    assert cached == prompted_beam_search(model, PROMPTS, beam_size=3, no_repeat_ngram=2, use_cache=False, **KW)
+    kw = {**KW, "beam_size": 3, "no_repeat_ngram": 2}
+    cached = prompted_beam_search(model, PROMPTS, **kw)
+    assert cached == prompted_beam_search(model, PROMPTS, use_cache=False, **kw)
     for hyp in cached:  # no bigram repeats within a hypothesis
         grams = list(zip(hyp, hyp[1:], strict=False))
         assert len(grams) == len(set(grams))

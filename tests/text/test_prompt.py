@@ -46,5 +46,5 @@ def test_encode_is_head_source_tail_and_cuts_from_the_named_side(tok):
 
 def test_a_template_the_tokenizer_cannot_spell_is_refused():
     words = build_tokenizer("word", "tom lost his keys")
-    with pytest.raises(ValueError, match=r"the plain prompt template's head 'Summarize.\\n\\n' does not round-trip"):
+    with pytest.raises(ValueError, match=r"prompt template's head 'Summarize.\\n\\n' does not round-trip"):
         PromptTemplate("plain", "Summarize.").check(words)
