@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -48,7 +50,7 @@ def test_cached_beams_equal_recomputed_beams(model):
     cached = prompted_beam_search(model, PROMPTS, **kw)
     assert cached == prompted_beam_search(model, PROMPTS, use_cache=False, **kw)
     for hyp in cached:  # no bigram repeats within a hypothesis
-        grams = list(zip(hyp, hyp[1:], strict=False))
+        grams = list(itertools.pairwise(hyp))
         assert len(grams) == len(set(grams))
     with pytest.raises(ValueError, match="beam_size and max_new must be >= 1"):
         prompted_beam_search(model, PROMPTS, beam_size=0, **KW)
