@@ -46,5 +46,13 @@ def test_encode_is_head_source_tail_and_cuts_from_the_named_side(tok):
 
 def test_a_template_the_tokenizer_cannot_spell_is_refused():
     words = build_tokenizer("word", "tom lost his keys")
-    with pytest.raises(ValueError, match=r"prompt template's head 'Summarize.\\n\\n' does not round-trip"):
+    back = words.decode(words.encode("Summarize.\n\n"), skip_special=False)
+    with pytest.raises(ValueError) as err:
         PromptTemplate("plain", "Summarize.").check(words)
+    assert str(err.value) == (
+        f"the plain prompt template's head 'Summarize.\\n\\n' does not round-trip through the tokenizer "
+        f"(it reads back as {back!r}); use data.prompt_format=plain with a BPE tokenizer, or an "
+        "instruction made of characters the tokenizer knows"
+    )
+    with pytest.raises(ValueError, match="chatml prompt template's tail"):
+        PromptTemplate("chatml", "").check(build_tokenizer("char", "<|im_start|>user\n"))
