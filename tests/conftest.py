@@ -31,6 +31,15 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _fp32_by_default(monkeypatch) -> None:
+    """``train.precision: auto`` resolves as on a CPU without native bf16, so a test's numbers do
+    not depend on the machine that runs it; tests of the capability check patch it themselves."""
+    from attnkit.training import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset())
+
+
 @pytest.fixture
 def shared_data() -> str:
     """The offline dataset mirror; tests that need it fail (never skip) when it is absent."""

@@ -59,6 +59,10 @@ class DataConfig:
     """Seq2seq: target tokens kept in training; also the default decoding length cap."""
     lowercase: bool = False
     """Lowercase both sides before tokenizing (hypotheses are then lowercase too)."""
+    word_dropout: float = 0.0
+    """Classification: in training batches, replace each text token (not the template's
+    specials) by ``<unk>`` with this probability, a regulariser for small labelled sets
+    (Iyyer et al. 2015); evaluation and inference never drop."""
     context_turns: int = 3
     """Dialogue: turns of history in each context (the last k, with speaker markers)."""
     prompt_format: Literal["auto", "chatml", "plain"] = "auto"
@@ -106,7 +110,7 @@ class DataConfig:
             "bpe_vocab_size": ">=1", "min_freq": ">=1", "seq_len": ">=1", "src_bpe_vocab_size": ">=1",
             "max_src_len": ">=1", "max_tgt_len": ">=1", "context_turns": ">=1", "n_mels": ">=1",
             "min_words": ">=1", "max_words": ">=1", "min_gap_ms": ">=0", "max_gap_ms": ">=0",
-            "eval_strings": ">=1", "speed_perturb": "[0,1)",
+            "eval_strings": ">=1", "speed_perturb": "[0,1)", "word_dropout": "[0,1)",
         })  # fmt: skip
 
 
@@ -137,6 +141,10 @@ class TrainConfig:
     """Decay after warmup: cosine to min_lr, 1/sqrt(step) (Noam), or constant."""
     weight_decay: float = 0.1
     """AdamW decay, applied to 2-D weights only."""
+    layer_lr_decay: float = 1.0
+    """Layer-wise learning-rate decay for fine-tuning: block i of L learns at
+    ``lr * layer_lr_decay ** (L + 1 - i)``, embeddings at ``** (L + 1)``, the head at ``lr``;
+    1 = one learning rate for all."""
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float | None = 1.0
@@ -171,7 +179,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_ranges(self, "train", {
             "batch_size": ">=1", "grad_accum": ">=1", "max_steps": ">=1", "max_minutes": ">0", "lr": ">=0",
-            "min_lr": ">=0", "warmup_steps": ">=0", "weight_decay": ">=0", "beta1": "[0,1)", "beta2": "[0,1)",
+            "min_lr": ">=0", "warmup_steps": ">=0", "weight_decay": ">=0", "layer_lr_decay": "(0,1]",
+            "beta1": "[0,1)", "beta2": "[0,1)",
             "grad_clip": ">0", "label_smoothing": "[0,1)", "eval_every": ">=1", "eval_batches": ">=1",
             "average_last": ">=0", "early_stopping": ">=1", "log_every": ">=1", "threads": ">=1",
         })  # fmt: skip

@@ -18,6 +18,7 @@ from attnkit.attention.kv_cache import LayerKVCache, StaticKV
 from attnkit.attention.positional import RotaryEmbedding
 from attnkit.config.model import ModelConfig
 from attnkit.layers.attention import MultiHeadAttention
+from attnkit.layers.dropout import Dropout
 from attnkit.layers.feedforward import build_ffn
 from attnkit.layers.norms import build_norm
 
@@ -55,7 +56,7 @@ class TransformerBlock(nn.Module):
         self.cross_attn_norm = norm() if cross_attention else None
         self.ffn = build_ffn(cfg.mlp, cfg.d_model, cfg.ffn_dim, bias=cfg.bias, dropout=cfg.dropout)
         self.ffn_norm = norm()
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def _residual(self, x: Tensor, norm: nn.Module, fn: Callable[[Tensor], Tensor]) -> Tensor:
         if self.pre_norm:

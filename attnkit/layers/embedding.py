@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from attnkit.attention.positional import position_table
 from attnkit.attention.shapes import value_range
 from attnkit.config.model import ModelConfig
+from attnkit.layers.dropout import Dropout
 from attnkit.layers.norms import build_norm
 
 PositionKind = Literal["sinusoidal", "learned", "rope", "none"]
@@ -43,7 +44,7 @@ class Embeddings(nn.Module):
         self.norm = norm
         self.pos = position_table(positions, d_model, max_seq_len)
         self.scale = math.sqrt(d_model) if embed_scale else 1.0
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, vocab_size: int | None = None) -> Embeddings:

@@ -13,6 +13,8 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from attnkit.layers.dropout import Dropout
+
 MlpKind = Literal["gelu", "gelu_tanh", "swiglu"]
 
 
@@ -26,7 +28,7 @@ class MLP(nn.Module):
         self.approximate = approximate  # "tanh" reproduces GPT-2's gelu_new
         self.up_proj = nn.Linear(d_model, d_ff, bias=bias)
         self.down_proj = nn.Linear(d_ff, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down_proj(self.dropout(F.gelu(self.up_proj(x), approximate=self.approximate)))
@@ -40,7 +42,7 @@ class SwiGLU(nn.Module):
         self.gate_proj = nn.Linear(d_model, d_ff, bias=bias)
         self.up_proj = nn.Linear(d_model, d_ff, bias=bias)
         self.down_proj = nn.Linear(d_ff, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down_proj(self.dropout(F.silu(self.gate_proj(x)) * self.up_proj(x)))

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnkit.config.model import ModelConfig
+from attnkit.layers.dropout import Dropout
 from attnkit.models.base import AttnkitModel, ModelOutput
 from attnkit.models.encoder import Encoder
 
@@ -52,7 +53,7 @@ class TransformerClassifier(AttnkitModel):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.d_model, _n_classes(cfg))
         self.init_weights()
 
@@ -76,7 +77,7 @@ class CNNClassifier(AttnkitModel):
         filters = cfg.d_ff or 100
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.d_model, filters, w, padding=w - 1) for w in self.WIDTHS)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(filters * len(self.WIDTHS), _n_classes(cfg))
 
     def forward(self, ids: Tensor, *, padding_mask: Tensor | None = None, labels: Tensor | None = None):
@@ -103,7 +104,7 @@ class LSTMClassifier(AttnkitModel):
             cfg.d_model, cfg.d_model // 2, num_layers=cfg.n_layers, batch_first=True, bidirectional=True,
             dropout=cfg.dropout if cfg.n_layers > 1 else 0.0,
         )  # fmt: skip
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.d_model, _n_classes(cfg))
 
     def forward(self, ids: Tensor, *, padding_mask: Tensor | None = None, labels: Tensor | None = None):

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnkit.config.model import ModelConfig
+from attnkit.layers.dropout import Dropout
 from attnkit.layers.feedforward import build_ffn
 from attnkit.layers.norms import build_norm
 from attnkit.models.base import AttnkitModel, ModelOutput, check_ids, final_norm, lm_loss
@@ -36,7 +37,7 @@ class CausalConvBlock(nn.Module):
         self.conv = nn.Conv1d(cfg.d_model, 2 * cfg.d_model, cfg.conv_kernel, dilation=dilation, bias=cfg.bias)
         self.norm2 = build_norm(cfg.norm, cfg.d_model, cfg.norm_eps, cfg.bias)
         self.mlp = build_ffn(cfg.mlp, cfg.d_model, cfg.ffn_dim, bias=cfg.bias, dropout=cfg.dropout)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.norm1(x).transpose(1, 2)  # (B, T, C) -> (B, C, T)
@@ -54,7 +55,7 @@ class ConvLanguageModel(AttnkitModel):
         super().__init__()
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.layers = nn.ModuleList(CausalConvBlock(cfg, cfg.conv_dilation**i) for i in range(cfg.n_layers))
         self.norm = final_norm(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)

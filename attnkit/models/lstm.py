@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.config.model import ModelConfig
+from attnkit.layers.dropout import Dropout
 from attnkit.models.base import AttnkitModel, ModelOutput, check_ids, lm_loss
 
 
@@ -46,7 +47,7 @@ class LSTMLanguageModel(AttnkitModel):
         super().__init__()
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.lstm = nn.LSTM(
             cfg.d_model,
             cfg.d_model,

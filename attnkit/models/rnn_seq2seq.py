@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnkit.config.model import ModelConfig
+from attnkit.layers.dropout import Dropout
 from attnkit.models.base import AttnkitModel, ModelOutput, lm_loss
 
 
@@ -90,7 +91,7 @@ class GRUSeq2Seq(AttnkitModel):
         self.attention = AdditiveAttention(c)
         self.cell = nn.GRUCell(2 * c, c)
         self.pre_out = nn.Linear(3 * c, c)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.lm_head = nn.Linear(c, cfg.vocab_size, bias=False)
         self.init_weights()
         if cfg.share_embeddings:

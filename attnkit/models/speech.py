@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from attnkit.attention.positional import position_table
 from attnkit.config.model import ModelConfig
+from attnkit.layers.dropout import Dropout
 from attnkit.models.base import AttnkitModel
 from attnkit.models.decoder import Decoder
 from attnkit.models.encoder import Encoder
@@ -79,7 +80,7 @@ class AudioFrontEnd(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(cfg.input_dim if i == 0 else c, c, 3, 2, 1) for i in range(n))
         self.proj = nn.Linear(cfg.input_dim if n == 0 else c, c)
         self.pos = position_table(cfg.positions, c, cfg.max_seq_len)  # RoPE acts inside the blocks
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, feats: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Returns ``x`` ``(B, S, C)``, its key mask ``(B, S)`` and positions ``(S,)``."""

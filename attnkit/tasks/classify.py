@@ -2,7 +2,8 @@
 
 Texts are tokenized with the run's tokenizer (``word`` suits the pre-tokenized English sets,
 ``char`` Chinese), prefixed with ``<bos>`` (the position the Transformer's ``cls`` pooling reads)
-and cut to ``data.seq_len`` tokens. Class names come from the training split, sorted, and are
+and cut to ``data.seq_len`` tokens. A pretrained tokenizer brings its own template, so MiniLM
+reads ``[CLS] text [SEP]`` as it was pretrained. Class names come from the training split, sorted, and are
 stored in ``model.labels`` so a checkpoint knows what its outputs mean. Training batches are
 length-bucketed like the seq2seq ones; evaluation covers the whole split.
 
@@ -118,11 +119,16 @@ class ClassificationTask:
         return task
 
     def encode(self, text: str, *, limit: bool = True) -> list[int]:
-        """``<bos>`` + the text's ids, cut to ``data.seq_len`` (all of them with ``limit=False``)."""
+        """The text's ids inside the tokenizer's template (``<bos>`` first; a pretrained BERT's
+        ``[CLS] ... [SEP]``), cut to ``data.seq_len`` with the template kept whole, as HF's
+        ``truncation=True`` does (all of them with ``limit=False``)."""
         if self.cfg.data.lowercase:
             text = text.lower()
-        ids = [self.tokenizer.bos_id, *self.tokenizer.encode(text.replace("\n", " "))]
-        return ids[: self.cfg.data.seq_len] if limit else ids
+        head, tail = self.tokenizer.single_template()
+        body = self.tokenizer.encode(text.replace("\n", " "))
+        if limit:
+            body = body[: max(self.cfg.data.seq_len - len(head) - len(tail), 0)]
+        return [*head, *body, *tail]
 
     def model_config(self, base: ModelConfig) -> ModelConfig:
         return dataclasses.replace(
@@ -149,7 +155,14 @@ class ClassificationTask:
         ids, ys, order = self.split("train")
         bs = min(batch_size, len(ids))
         start = int(torch.randint(0, len(ids) - bs + 1, (1,), generator=gen))
-        return self._batch(ids, ys, order[start : start + bs])
+        batch = self._batch(ids, ys, order[start : start + bs])
+        p = self.cfg.data.word_dropout
+        if p > 0:
+            x = batch["ids"]
+            special = torch.tensor(sorted({*self.tokenizer.structural_ids, self.tokenizer.unk_id}))
+            drop = (torch.rand(x.shape, generator=gen) < p) & ~torch.isin(x, special)
+            batch["ids"] = x.masked_fill(drop, self.tokenizer.unk_id)
+        return batch
 
     def loss(self, model: nn.Module, batch: Batch, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
         logits = model(batch["ids"], padding_mask=batch["ids"] != self.tokenizer.pad_id).logits

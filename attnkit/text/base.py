@@ -61,6 +61,11 @@ class Tokenizer(ABC):
         """id -> spelling of every special token (attnkit's own: ids 0-3)."""
         return dict(enumerate(self.specials))
 
+    def single_template(self) -> tuple[list[int], list[int]]:
+        """The special ids a model reads before and after one whole text: ``([<bos>], [])`` for
+        attnkit's own tokenizers; a pretrained tokenizer's own template (BERT: ``[CLS]``/``[SEP]``)."""
+        return [self.bos_id], []
+
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """``encode`` of each text (subclasses may do it in parallel)."""
         return [self.encode(t) for t in texts]

@@ -64,6 +64,22 @@ class HFTokenizer(Tokenizer):
         ids = self.core.encode(replace_surrogates(text), add_special_tokens=False).ids
         return self._wrap(ids, add_bos, add_eos)
 
+    def single_template(self) -> tuple[list[int], list[int]]:
+        """The ids the file's post-processor puts around one text (BERT: ``[CLS]`` before,
+        ``[SEP]`` after), read off an encoding of a probe text; a post-processor that adds
+        nothing (SmolLM2) gives ``([bos], [])``, as for attnkit's tokenizers."""
+        probe = "a"
+        body = self.core.encode(probe, add_special_tokens=False).ids
+        full = self.core.encode(probe, add_special_tokens=True).ids
+        if full == body:
+            return [self.bos_id], []
+        for start in range(len(full) - len(body) + 1):
+            if full[start : start + len(body)] == body:
+                return full[:start], full[start + len(body) :]
+        raise ValueError(
+            "this tokenizer's post-processor changes the text's own ids; cannot split its template"
+        )
+
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         clean = [replace_surrogates(t) for t in texts]
         return [e.ids for e in self.core.encode_batch(clean, add_special_tokens=False)]

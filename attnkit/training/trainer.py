@@ -35,8 +35,9 @@ from attnkit.tasks.base import Task
 from attnkit.training import checkpoint as ckpt
 from attnkit.training.device import select_device
 from attnkit.training.distributed import DistInfo, agree_min, cleanup, init_distributed, mean_across, shard
-from attnkit.training.optim import build_optimizer, lr_at
+from attnkit.training.optim import build_optimizer, lr_at, set_lr
 from attnkit.training.plots import plot_losses
+from attnkit.training.precision import autocast, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,8 @@ class TrainingError(RuntimeError):
 
 
 def autocast_for(cfg: TrainConfig, device: torch.device):
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
-    if not bf16:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    """bf16 autocast where ``train.precision`` resolves to bf16 on ``device`` (see precision.py)."""
+    return autocast(cfg.precision, device)
 
 
 class Trainer:
@@ -66,6 +65,7 @@ class Trainer:
             log.warning("train.warmup_steps=%d is more than train.max_steps=%d: the learning rate never "
                         "reaches train.lr", self.tc.warmup_steps, self.tc.max_steps)  # fmt: skip
         self.model.to(self.device)
+        self.precision = resolve_precision(self.tc.precision, self.device)
         self.optimizer = build_optimizer(self.model, self.tc, self.device)
         self.gen = torch.Generator().manual_seed(self.tc.seed)
         self.step = 0
@@ -201,6 +201,8 @@ class Trainer:
         if self.dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
             save_yaml(self.cfg, out / "config.yaml")
+            log.info("training in %s (train.precision=%s on %s)", self.precision, tc.precision,
+                     self.device.type)  # fmt: skip
         self._recover()
         train_model = self._wrapped_model()
         stop = min(tc.max_steps, until_step or tc.max_steps, self.schedule_steps or tc.max_steps)
@@ -219,8 +221,7 @@ class Trainer:
         try:
             while self.step < stop:
                 lr = lr_at(self.step, tc, self.schedule_steps)
-                for g in self.optimizer.param_groups:
-                    g["lr"] = lr
+                set_lr(self.optimizer, lr)
                 loss_sum, ntok = self.train_step(train_model)
                 tokens_since += ntok
                 self.step += 1

@@ -59,6 +59,29 @@ def smollm2():
     ).eval()
 
 
+def test_minilm_classification_inputs_equal_transformers_truncated_encoding(minilm):
+    from attnkit.config import RunConfig, apply_overrides
+    from attnkit.tasks.classify import ClassificationTask
+
+    ours, _, d = minilm
+    hf_tok = transformers.AutoTokenizer.from_pretrained(d)
+    assert ours.tokenizer.single_template() == ([hf_tok.cls_token_id], [hf_tok.sep_token_id])
+    long = "a remarkably long review that goes on and on about the film and its many faults " * 5
+    for seq_len in (6, 66):
+        cfg = apply_overrides(RunConfig(task="classification"), [f"data.seq_len={seq_len}"])
+        task = ClassificationTask.for_inference(cfg, ours.tokenizer)
+        for t in [*TEXTS, long]:
+            want = hf_tok(t, truncation=True, max_length=seq_len)["input_ids"]
+            assert task.encode(t) == want
+            assert want[0] == hf_tok.cls_token_id and want[-1] == hf_tok.sep_token_id
+        assert len(task.encode(long)) == seq_len
+
+
+def test_smollm2_keeps_bos_only_classification_inputs(smollm2):
+    ours = smollm2[0]
+    assert ours.tokenizer.single_template() == ([ours.tokenizer.bos_id], [])
+
+
 def test_smollm2_greedy_tokens_equal_transformers(smollm2):
     ours, hf = smollm2
     assert (ours.cfg.model.n_layers, ours.cfg.model.n_heads, ours.cfg.model.kv_heads) == (30, 9, 3)

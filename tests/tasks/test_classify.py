@@ -82,3 +82,25 @@ def test_trec_transformer_trains_evaluates_and_classifies(tmp_path, shared_data,
     for r in rows:
         assert r["label"] == max(r["probs"], key=r["probs"].get)
         assert sum(r["probs"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_word_dropout_replaces_text_tokens_with_unk_in_training_batches_only():
+    from attnkit.config import RunConfig, apply_overrides
+    from attnkit.tasks.classify import ClassificationTask
+
+    texts = [f"w{i % 7} w{i % 5} w{i % 3} w{i % 11} w{i % 2}" for i in range(400)]
+    labels = ["a" if i % 2 else "b" for i in range(400)]
+    splits = {s: {"text": texts, "label": labels} for s in ("train", "valid")}
+    cfg = apply_overrides(RunConfig(task="classification"), ["data.tokenizer=word", "data.word_dropout=0.3"])
+    task = ClassificationTask(cfg, splits=splits)
+    tok = task.tokenizer
+    gen = torch.Generator().manual_seed(0)
+    x = task.train_batch(gen, 400)["ids"]
+    again = task.train_batch(torch.Generator().manual_seed(0), 400)  # the run's generator repeats it
+    assert torch.equal(x, again["ids"])
+    assert (x[:, 0] == tok.bos_id).all()  # the template's specials are never dropped
+    text = (x != tok.pad_id) & (x != tok.bos_id)
+    rate = ((x == tok.unk_id) & text).sum().item() / text.sum().item()
+    assert rate == pytest.approx(0.3, abs=0.03)  # 2,000 tokens: sd 0.01
+    ids, _, _ = task.split("valid")
+    assert all(tok.unk_id not in row for row in ids)  # evaluation data are untouched

@@ -34,6 +34,7 @@ def test_two_process_ddp_matches_single_process(tmp_path, tiny_corpus):
             "train.eval_every=6",
             "train.batch_size=4",
             "train.threads=1",
+            "train.precision=fp32",  # the in-process comparison run trains in fp32 (conftest)
         )
         save_yaml(cfg, tmp_path / f"np{nproc}.yaml")
         cmd = [

@@ -130,12 +130,21 @@ def test_train_step_puts_the_model_in_training_mode(tmp_path, monkeypatch):
     assert modes == [True]
 
 
-def test_autocast_is_bf16_when_asked_and_off_by_default_on_the_cpu():
+def test_autocast_is_bf16_when_asked_and_auto_follows_the_cpu(monkeypatch):
+    from attnkit.training import precision as prec
+
     cpu = torch.device("cpu")
     ctx = autocast_for(TrainConfig(precision="bf16"), cpu)
     assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16 and ctx.device == "cpu"
-    for precision in ("auto", "fp32"):
-        assert isinstance(autocast_for(TrainConfig(precision=precision), cpu), contextlib.nullcontext)
+    assert isinstance(autocast_for(TrainConfig(precision="fp32"), cpu), contextlib.nullcontext)
+    for flags, want in ((set(), "fp32"), ({"avx2", "avx512f"}, "fp32"), ({"avx512_bf16"}, "bf16"),
+                        ({"amx_bf16", "amx_tile"}, "bf16")):  # fmt: skip
+        monkeypatch.setattr(prec, "cpu_flags", lambda flags=flags: frozenset(flags))
+        assert prec.resolve_precision("auto", cpu) == want
+        ctx = autocast_for(TrainConfig(precision="auto"), cpu)
+        assert isinstance(ctx, torch.autocast) == (want == "bf16")
+        assert prec.resolve_precision("fp32", cpu) == "fp32" and prec.resolve_precision("bf16", cpu) == "bf16"
+    assert prec.resolve_precision("auto", torch.device("mps")) == "fp32"
     with warnings.catch_warnings():  # no CUDA here: torch warns that the context is disabled
         warnings.simplefilter("ignore")
         cuda = autocast_for(TrainConfig(precision="auto"), torch.device("cuda"))
