@@ -104,6 +104,7 @@ _RANGES = {  # rule -> (test, wording)
     ">=1": (lambda v: v >= 1, "1 or more"),
     "(0,1]": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "[0,1)": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "[0,100)": (lambda v: 0 <= v < 100, "a percentage in [0, 100)"),
     "any": (lambda v: True, "a finite number"),
 }
 

@@ -73,8 +73,9 @@ class ModelConfig:
     """Encoder-decoder only: one embedding table for source and target (needs equal vocabs)."""
     labels: list[str] | None = None
     """Classifiers only: class names in output order (set from the training data)."""
-    pooling: Literal["cls", "mean"] = "cls"
-    """Transformer classifier: read the first (<bos>) position, or average the real tokens."""
+    pooling: Literal["cls", "mean", "max"] = "cls"
+    """Transformer classifier: read the first (<bos>) position, average the real tokens, or take
+    each feature's maximum over the real tokens (as Kim's CNN reads its filters)."""
     ngram_buckets: int = 0
     """fastText classifier: hash buckets for word bigrams (0 = unigrams only)."""
     init: Literal["gpt2", "fan_in"] = "gpt2"

@@ -59,6 +59,10 @@ class DataConfig:
     """Seq2seq: target tokens kept in training; also the default decoding length cap."""
     lowercase: bool = False
     """Lowercase both sides before tokenizing (hypotheses are then lowercase too)."""
+    valid_from_train: int = 0
+    """Classification: hold out this percent of train (a fixed hash rule) as the validation
+    split that selects checkpoints, and score the dataset's own validation split as ``test``
+    (for sets whose test labels are private, as SST-2's); 0 keeps the dataset's splits."""
     word_dropout: float = 0.0
     """Classification: in training batches, replace each text token (not the template's
     specials) by ``<unk>`` with this probability, a regulariser for small labelled sets
@@ -111,6 +115,7 @@ class DataConfig:
             "max_src_len": ">=1", "max_tgt_len": ">=1", "context_turns": ">=1", "n_mels": ">=1",
             "min_words": ">=1", "max_words": ">=1", "min_gap_ms": ">=0", "max_gap_ms": ">=0",
             "eval_strings": ">=1", "speed_perturb": "[0,1)", "word_dropout": "[0,1)",
+            "valid_from_train": "[0,100)",
         })  # fmt: skip
 
 

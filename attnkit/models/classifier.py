@@ -62,6 +62,8 @@ class TransformerClassifier(AttnkitModel):
         h = self.encoder(ids, padding_mask=mask).hidden  # (B, T, C)
         if self.cfg.pooling == "cls":
             pooled = h[:, 0]
+        elif self.cfg.pooling == "max":  # (B, T, C) -> (B, C); padding can never be the max
+            pooled = h.masked_fill(~mask.unsqueeze(-1), torch.finfo(h.dtype).min).amax(1)
         else:
             m = mask.unsqueeze(-1).to(h.dtype)  # (B, T) -> (B, T, 1)
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)

@@ -85,6 +85,12 @@ class ClassificationTask:
                 raise ValueError("classification needs data.dataset (a registered labelled dataset)")
             splits = load_dataset(d.dataset)
         label_col = d.tgt or "label"
+        if d.valid_from_train and "valid" in splits:
+            if "test" in splits:
+                raise ValueError(
+                    f"data.valid_from_train: {d.dataset!r} already has a test split; set it to 0"
+                )
+            splits = hold_out_valid({"train": splits["train"], "test": splits["valid"]}, d.valid_from_train)
         if "valid" not in splits:
             splits = hold_out_valid(splits)
         self.tables = splits

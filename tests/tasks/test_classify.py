@@ -16,7 +16,9 @@ ARCHES = ["transformer", "cnn", "lstm", "fasttext"]
 
 
 # pooling is a Transformer option; the baselines have one readout each
-@pytest.mark.parametrize(("arch", "pooling"), [*((a, "cls") for a in ARCHES), ("transformer", "mean")])
+@pytest.mark.parametrize(
+    ("arch", "pooling"), [*((a, "cls") for a in ARCHES), ("transformer", "mean"), ("transformer", "max")]
+)
 def test_classifiers_ignore_padding(arch, pooling):
     torch.manual_seed(0)
     cfg = ModelConfig(
@@ -104,3 +106,31 @@ def test_word_dropout_replaces_text_tokens_with_unk_in_training_batches_only():
     assert rate == pytest.approx(0.3, abs=0.03)  # 2,000 tokens: sd 0.01
     ids, _, _ = task.split("valid")
     assert all(tok.unk_id not in row for row in ids)  # evaluation data are untouched
+
+
+def test_max_pooling_is_the_featurewise_max_over_real_tokens():
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="transformer", vocab_size=30, d_model=16, n_heads=2, n_layers=1, pad_id=0,
+                      labels=["a", "b"], pooling="max")  # fmt: skip
+    m = build_model(cfg, "classifier").eval()
+    x = torch.tensor([[5, 6, 7, 0, 0]])
+    h = m.encoder(x, padding_mask=x != 0).hidden[:, :3]  # (1, 3, C): the real tokens
+    torch.testing.assert_close(m(x).logits, m.head(h.amax(1)))
+
+
+def test_valid_from_train_holds_out_train_and_scores_the_official_dev_as_test():
+    from attnkit.config import RunConfig, apply_overrides
+    from attnkit.tasks.classify import ClassificationTask
+
+    train = {"text": [f"t{i} x" for i in range(300)], "label": ["a", "b"] * 150}
+    dev = {"text": [f"d{i} y" for i in range(20)], "label": ["a", "b"] * 10}
+    cfg = apply_overrides(RunConfig(task="classification"), ["data.tokenizer=word", "data.valid_from_train=10"])
+    task = ClassificationTask(cfg, splits={"train": train, "valid": dev})
+    assert task.tables["test"] == dev
+    held = task.tables["valid"]["text"]
+    assert 10 <= len(held) <= 60 and set(held).isdisjoint(task.tables["train"]["text"])
+    assert len(held) + len(task.tables["train"]["text"]) == 300
+    with pytest.raises(ValueError, match="already has a test split"):
+        ClassificationTask(cfg, splits={"train": train, "valid": dev, "test": dev})
+    with pytest.raises(ValueError, match=r"valid_from_train.*\[0, 100\)"):
+        apply_overrides(cfg, ["data.valid_from_train=100"])
