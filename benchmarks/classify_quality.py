@@ -42,11 +42,10 @@ TARGETS = {  # recipe: (target accuracy %, anchor)
 
 
 def run(name: str) -> dict:
-    import attnkit
-    from attnkit.training.plots import plot_confusion
-
     import torch
 
+    import attnkit
+    from attnkit.training.plots import plot_confusion
     from attnkit.training.precision import resolve_precision
 
     out, train_rows, _ = train_recipe(name, "CLASSIFY_QUALITY_OVERRIDES")

@@ -20,9 +20,9 @@ sys.path.insert(0, str(HERE.parent))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from results_md import update_section  # noqa: E402
 
 from attnkit.layers.dropout import dropout  # noqa: E402
-from results_md import update_section  # noqa: E402
 
 SHAPE, P, REPS, ROUNDS = (16, 256, 384), 0.1, 5, 15
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from results_md import update_section  # noqa: E402
 
 from attnkit import api  # noqa: E402
 from attnkit.config import apply_overrides  # noqa: E402
@@ -46,7 +47,6 @@ from attnkit.models.factory import build_model  # noqa: E402
 from attnkit.tasks.registry import get_task_kind  # noqa: E402
 from attnkit.training.optim import lr_at, set_lr  # noqa: E402
 from attnkit.training.trainer import Trainer  # noqa: E402
-from results_md import update_section  # noqa: E402
 
 RECIPES = {  # recipe: (steps, overrides every variant gets)
     "lm/shakespeare-char": (120, ["model.dropout=0.1"]),

@@ -124,7 +124,8 @@ def test_valid_from_train_holds_out_train_and_scores_the_official_dev_as_test():
 
     train = {"text": [f"t{i} x" for i in range(300)], "label": ["a", "b"] * 150}
     dev = {"text": [f"d{i} y" for i in range(20)], "label": ["a", "b"] * 10}
-    cfg = apply_overrides(RunConfig(task="classification"), ["data.tokenizer=word", "data.valid_from_train=10"])
+    over = ["data.tokenizer=word", "data.valid_from_train=10"]
+    cfg = apply_overrides(RunConfig(task="classification"), over)
     task = ClassificationTask(cfg, splits={"train": train, "valid": dev})
     assert task.tables["test"] == dev
     held = task.tables["valid"]["text"]
