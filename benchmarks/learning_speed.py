@@ -49,11 +49,11 @@ from attnkit.training.optim import lr_at, set_lr  # noqa: E402
 from attnkit.training.trainer import Trainer  # noqa: E402
 
 RECIPES = {  # recipe: (steps, overrides every variant gets)
-    "lm/shakespeare-char": (120, ["model.dropout=0.1"]),
-    "lm/shakespeare-char-lstm": (120, ["model.dropout=0.1"]),
-    "classification/sst2": (240, []),
-    "classification/sst2-cnn": (240, []),
-    "translation/multi30k-en-de": (60, []),
+    "lm/shakespeare-char": (72, ["model.dropout=0.1"]),
+    "lm/shakespeare-char-lstm": (72, ["model.dropout=0.1"]),
+    "classification/sst2": (180, []),
+    "classification/sst2-cnn": (180, []),
+    "translation/multi30k-en-de": (36, []),
 }
 ROUND = 6
 """Steps per variant per round."""

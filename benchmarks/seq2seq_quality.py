@@ -40,7 +40,7 @@ RECIPES = [
 TARGETS = {
     "translation/multi30k-de-en": (
         "bleu_lc_tok",
-        38.0,
+        42.0,
         "anchors: 9M Transformer 36.52, BiGRU+attention 28.30, both greedy",
     ),
     "translation/multi30k-en-de": ("bleu_lc_tok", 41.0, "anchor: 2.6M Transformer-tiny 41.02 with beam 5"),
@@ -49,13 +49,20 @@ TARGETS = {
 
 
 def run(name: str, *, train: bool) -> dict:
+    import torch
+
     import attnkit
+    from attnkit.training.precision import resolve_precision
 
     out, train_rows, evals = train_recipe(name, "SEQ2SEQ_QUALITY_OVERRIDES", train=train)  # env: smoke runs
-    m = attnkit.load(out / "best")
+    chosen = _selected(out)
+    m = attnkit.load(out / chosen)
     cfg = m.cfg
     res = {
         "recipe": name,
+        "checkpoint": chosen,
+        "date": datetime.date.today().isoformat(),
+        "precision": resolve_precision(cfg.train.precision, torch.device("cpu")),
         "arch": cfg.model.arch,
         "params": m.model.num_parameters(),
         "steps": train_rows[-1]["step"],
@@ -80,6 +87,19 @@ def run(name: str, *, train: bool) -> dict:
             words = sum(len(tokens(ref)) + 1 for ref in m.task.texts["test"][1])  # + 1: end of turn
             r["ppl_word"] = math.exp(r["loss"] * r["tokens"] / words)
     return res
+
+
+def _selected(out: Path) -> str:
+    """``best`` or, with ``train.average_last``, ``averaged`` where its validation loss is lower
+    (selection on the validation split only)."""
+    import json
+
+    def valid_loss(name: str) -> float:
+        return json.loads((out / name / "manifest.json").read_text())["metrics"]["loss"]
+
+    if (out / "averaged" / "manifest.json").is_file() and valid_loss("averaged") < valid_loss("best"):
+        return "averaged"
+    return "best"
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -128,12 +148,14 @@ def markdown(results: list[dict]) -> str:
         "Command: `python benchmarks/seq2seq_quality.py` "
         "(each recipe: `attnkit train --config configs/<recipe>.yaml`, then "
         "`attnkit eval --ckpt runs/<recipe>/best --split test`)  ",
-        f"Machine: 2-core x86-64 CPU, `train.threads: 2`, fp32, torch {torch.__version__}, "
-        f"{datetime.date.today().isoformat()}, seed 1337. Scores are of the `best/` checkpoint "
-        "(lowest validation loss) on the full test split.",
+        f"Machine: 2-core x86-64 CPU, `train.threads: 2`, torch {torch.__version__}, seed 1337; each "
+        "row's date and precision are its own (rows before 2026-12-06: fp32). Scores are of the `best/` "
+        "checkpoint (lowest validation loss), or of `averaged/` (`train.average_last`) where its "
+        "validation loss is lower, on the full test split.",
         "",
-        "| recipe | arch | params | steps | train min | tgt tokens/s | beam | test scores |",
-        "|---|---|---|---|---|---|---|---|",
+        "| recipe | arch | params | precision | steps | train min | tgt tokens/s | checkpoint | beam "
+        "| test scores | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for key in sorted((k for k in r if k.startswith("test_beam")), key=lambda k: -int(k[9:])):
@@ -151,8 +173,9 @@ def markdown(results: list[dict]) -> str:
             else:
                 scores = f"ROUGE-1/2/L {t['rouge1']:.2f} / {t['rouge2']:.2f} / {t['rougeL']:.2f}"
             lines.append(
-                f"| {r['recipe']} | {r['arch']} | {r['params'] / 1e6:.2f}M | {r['steps']} | "
-                f"{r['train_minutes']:.1f} | {r['tokens_per_s']:,.0f} | {key[9:]} | {scores} |"
+                f"| {r['recipe']} | {r['arch']} | {r['params'] / 1e6:.2f}M | {r.get('precision', 'fp32')} | "
+                f"{r['steps']} | {r['train_minutes']:.1f} | {r['tokens_per_s']:,.0f} | "
+                f"{r.get('checkpoint', 'best')} | {key[9:]} | {scores} | {r.get('date', '2026-11-27')} |"
             )
     lines.append("")
     lines += [v for v in map(_verdict, results) if v]
