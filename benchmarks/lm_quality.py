@@ -37,6 +37,7 @@ def run(name: str) -> dict:
     lm = attnkit.load(out / "best")
     res = {
         "recipe": name,
+        "date": datetime.date.today().isoformat(),
         "arch": lm.cfg.model.arch,
         "params": lm.model.num_parameters(),
         "steps": train_rows[-1]["step"],
@@ -84,13 +85,13 @@ def markdown(results: list[dict]) -> str:
     lines = [
         "Command: `python benchmarks/lm_quality.py` "
         "(each recipe: `attnkit train --config configs/lm/<recipe>.yaml`)  ",
-        "Machine: 2-core x86-64 CPU (AMX-bf16), `train.threads: 2`, bf16 autocast, "
-        f"torch {torch.__version__}, {datetime.date.today().isoformat()}, seed 1337. "
+        "Machine: 2-core AMD EPYC (AVX512-BF16), `train.threads: 2`, bf16 autocast, "
+        f"torch {torch.__version__}, seed 1337; each row's date is its own. "
         "Scores are of the `best/` checkpoint on the full split.",
         "",
         "| recipe | arch | params | steps | train min | tokens/s | valid loss | valid ppl "
-        "| test ppl | unit |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| test ppl | unit | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         v, t = r.get("valid", {}), r.get("test")
@@ -98,7 +99,7 @@ def markdown(results: list[dict]) -> str:
         lines.append(
             f"| {r['recipe']} | {r['arch']} | {r['params'] / 1e6:.2f}M | {r['steps']} | "
             f"{r['train_minutes']:.1f} | {r['tokens_per_s']:,.0f} | {v['loss']:.4f} | {v['ppl']:.2f} | "
-            f"{test_ppl} | {v['unit']} |"
+            f"{test_ppl} | {v['unit']} | {r.get('date', '2026-11-27')} |"
         )
     lines.append("")
     for name, (split, target) in TARGETS.items():
