@@ -2,13 +2,13 @@
 
 ``torch.nn.Dropout`` on the CPU draws one float32 random number per element (Bernoulli), and
 that draw, not the multiply, is most of its cost: p=0.1 on a (16, 256, 384) fp32 tensor takes
-10.1 ms forward and 13.5 ms forward + backward on this project's 2-core CPU, where the
+10.6 ms forward and 11.1 ms forward + backward on this project's 2-core CPU, where the
 multiply alone takes under 2 ms.
 
 :class:`Dropout` draws 64 random bits per 4 elements instead (one ``int64`` draw read as four
 ``int16`` lanes) and keeps an element when its 16-bit lane is at or above a threshold. The same
-tensor then takes 2.7 ms forward and 4.7 ms forward + backward (benchmarks/RESULTS.md,
-"Learning per CPU minute"). Semantics, exactly:
+tensor then takes 3.6 ms forward (2.8× faster) and 5.4 ms forward + backward (2.1×); in bf16
+2.8 and 4.3 ms (benchmarks/RESULTS.md, "Dropout on the CPU"). Semantics, exactly:
 
 - an element is zeroed with probability ``p16 = round(p * 65536) / 65536`` (``p`` to within
   7.7e-6) and kept with ``q = 1 - p16``, independently of every other element;

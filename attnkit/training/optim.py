@@ -43,7 +43,7 @@ def param_groups(model: nn.Module, weight_decay: float, layer_lr_decay: float = 
     each carrying its ``lr_scale`` (the trainer sets ``lr = schedule * lr_scale``)."""
     depths = layer_depths(model) if layer_lr_decay != 1.0 else {}
     top = max(depths.values(), default=0)
-    groups: dict[tuple[int, bool], list] = {}
+    groups: dict[tuple[int, bool], list] = {(top, True): [], (top, False): []}  # always these two
     for name, p in model.named_parameters():  # named_parameters() already yields a tied weight once
         if not p.requires_grad:
             continue
