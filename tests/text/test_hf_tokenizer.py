@@ -86,3 +86,24 @@ def test_encode_never_applies_the_files_post_processor():
     tok = HFTokenizer(core, BERT)
     assert tok.encode("hello") == [1] and tok.encode_batch(["hello", "world"]) == [[1], [2]]
     assert tok.encode("hello", add_bos=True, add_eos=True) == [4, 1, 5]
+
+
+def test_single_template_is_the_post_processor_s_own():
+    from tokenizers import processors
+
+    tok = HFTokenizer(_core(), BERT)
+    assert tok.single_template() == ([4], [])  # no post-processor: <bos> first, as attnkit's own
+    core = _core()
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 4), ("[SEP]", 5)]
+    )
+    assert HFTokenizer(core, BERT).single_template() == ([4], [5])
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] [PAD] $A [SEP] [SEP]", special_tokens=[("[CLS]", 4), ("[PAD]", 0), ("[SEP]", 5)]
+    )
+    assert HFTokenizer(core, BERT).single_template() == ([4, 0], [5, 5])
+    core.post_processor = processors.TemplateProcessing(single="$A [SEP]", special_tokens=[("[SEP]", 5)])
+    assert HFTokenizer(core, BERT).single_template() == ([], [5])
+    from attnkit.text import build_tokenizer
+
+    assert build_tokenizer("char", "ab").single_template() == ([2], [])  # attnkit's <bos> = 2
