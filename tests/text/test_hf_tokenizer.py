@@ -107,3 +107,17 @@ def test_single_template_is_the_post_processor_s_own():
     from attnkit.text import build_tokenizer
 
     assert build_tokenizer("char", "ab").single_template() == ([2], [])  # attnkit's <bos> = 2
+
+
+def test_single_template_refuses_a_post_processor_that_rewrites_the_text():
+    class Rewrites:  # a stand-in core whose "post-processor" changes the text's own ids
+        def encode(self, text, add_special_tokens=True):
+            return type("E", (), {"ids": [4, 9, 5] if add_special_tokens else [1]})()
+
+    tok = HFTokenizer(_core(), BERT)
+    tok.core = Rewrites()
+    with pytest.raises(ValueError) as err:
+        tok.single_template()
+    assert str(err.value) == (
+        "this tokenizer's post-processor changes the text's own ids; cannot split its template"
+    )
