@@ -29,7 +29,9 @@ def layer_depths(model: nn.Module) -> dict[str, int]:
     inside block ``i``, ``L + 1`` after the last block (in registration order)."""
     names = [n for n, _ in model.named_parameters()]  # a tied weight once, at its first name
     blocks = [int(m.group(1)) for n in names if (m := _BLOCK.search(n))]
-    top = max(blocks, default=-1) + 2
+    if not blocks:  # no stack of blocks (a CNN, fastText): one depth, the full rate
+        return dict.fromkeys(names, 0)
+    top = max(blocks) + 2
     depths, seen_block = {}, False
     for n in names:
         m = _BLOCK.search(n)

@@ -68,6 +68,8 @@ def test_layer_lr_decay_scales_each_depth_and_covers_every_parameter_once():
     assert by_param[id(named[embed])]["lr_scale"] == 0.5**4
     block2 = next(n for n in named if ".layers.2." in n)
     assert by_param[id(named[block2])]["lr_scale"] == 0.5
+    flat = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Linear(3, 2))  # no blocks
+    assert {g["lr_scale"] for g in param_groups(flat, 0.1, layer_lr_decay=0.5) if g["params"]} == {1.0}
     # decay 1 keeps the two plain groups
     plain = param_groups(model, 0.1)
     assert len(plain) == 2 and all(g["lr_scale"] == 1.0 for g in plain)
