@@ -67,7 +67,13 @@ class HFTokenizer(Tokenizer):
     def single_template(self) -> tuple[list[int], list[int]]:
         """The ids the file's post-processor puts around one text (BERT: ``[CLS]`` before,
         ``[SEP]`` after), read off an encoding of a probe text; a post-processor that adds
-        nothing (SmolLM2) gives ``([bos], [])``, as for attnkit's tokenizers."""
+        nothing (SmolLM2) gives ``([bos], [])``, as for attnkit's tokenizers. Read once, then
+        kept: classification calls it for every text it encodes."""
+        if getattr(self, "_template", None) is None:
+            self._template = self._read_template()
+        return list(self._template[0]), list(self._template[1])
+
+    def _read_template(self) -> tuple[list[int], list[int]]:
         probe = "a"
         body = self.core.encode(probe, add_special_tokens=False).ids
         full = self.core.encode(probe, add_special_tokens=True).ids
