@@ -28,7 +28,9 @@ from torch import nn
 
 from attnkit.config.base import apply_overrides, load_yaml
 from attnkit.config.run import RunConfig
+from attnkit.layers.quant import QUANTIZE_MODES
 from attnkit.models.factory import build_model
+from attnkit.models.quantize import quantize_model
 from attnkit.predict import Predictor
 from attnkit.tasks.registry import TaskKind, get_task_kind
 from attnkit.text.base import Tokenizer
@@ -232,20 +234,32 @@ class LoadedModel:
         return self.predictor.evaluate(split, max_batches, **kw)
 
 
-def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[str] = ()) -> LoadedModel:
+def load(
+    path: str | os.PathLike,
+    *,
+    device: str = "cpu",
+    overrides: Sequence[str] = (),
+    quantize: str = "none",
+) -> LoadedModel:
     """Load a checkpoint directory (or a run directory, meaning its ``last/``) onto ``device``
     (``cpu``, ``cuda``, ``cuda:N``, ``mps``, or ``auto``: CUDA, then MPS, then CPU).
 
+    ``quantize``: ``none``, ``int8`` (int8 weights and activations; attnkit's VNNI kernel on
+    CPUs that have it) or ``bf16`` (bf16 weights); see :mod:`attnkit.models.quantize`.
+
     Raises:
         FileNotFoundError: nothing loadable at ``path``.
-        ValueError: corrupt weights, or a tokenizer that does not match the weights.
+        ValueError: corrupt weights, a tokenizer that does not match the weights, or a model
+            that has no ``quantize`` path.
     """
     from attnkit.pretrained.registry import PRETRAINED
 
     device = str(select_device(device))
     p = Path(path)
+    if quantize not in QUANTIZE_MODES:  # before any file is read
+        raise ValueError(f"unknown quantize mode {quantize!r}; choose one of {', '.join(QUANTIZE_MODES)}")
     if str(path) in PRETRAINED or ((p / "config.json").is_file() and not (p / "manifest.json").is_file()):
-        return load_pretrained(path, device=device, overrides=overrides)
+        return load_pretrained(path, device=device, overrides=overrides, quantize=quantize)
     d = ckpt.resolve_checkpoint(path)
     manifest = ckpt.read_manifest(d)
     cfg = apply_overrides(ckpt.load_run_config(d), overrides)
@@ -254,11 +268,16 @@ def load(path: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[st
     model = build_model(cfg.model, family)
     ckpt.load_weights(model, d)
     model.to(device).eval()
+    quantize_model(model, quantize)
     return LoadedModel(model, tokenizer, cfg, d, manifest)
 
 
 def load_pretrained(
-    name_or_dir: str | os.PathLike, *, device: str = "cpu", overrides: Sequence[str] = ()
+    name_or_dir: str | os.PathLike,
+    *,
+    device: str = "cpu",
+    overrides: Sequence[str] = (),
+    quantize: str = "none",
 ) -> LoadedModel:
     """A registered pretrained model (``minilm``, ``smollm2``) or an HF-format directory, in
     attnkit's own Encoder/Decoder with its own tokenizer (see :mod:`attnkit.pretrained`)."""
@@ -287,4 +306,5 @@ def load_pretrained(
         "chat": dict(spec.chat) if spec and spec.chat else {},
     }
     model.to(device).eval()
+    quantize_model(model, quantize)
     return LoadedModel(model, tokenizer, cfg, d, manifest)

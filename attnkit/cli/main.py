@@ -98,6 +98,8 @@ def _decode_overrides(args: argparse.Namespace) -> dict:
         "seed": args.seed,
     }
     out = {k: v for k, v in pairs.items() if v is not None}
+    if args.compile:
+        out["compile"] = True
     if args.stop:
         out["stop"] = list(args.stop)
     return out
@@ -106,7 +108,7 @@ def _decode_overrides(args: argparse.Namespace) -> dict:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    lm = load(args.ckpt, device=args.device, overrides=args.overrides)
+    lm = load(args.ckpt, device=args.device, quantize=args.quantize, overrides=args.overrides)
     lm.require("generate")
     if args.prompt is None:
         from attnkit.data.sources import decode_utf8
@@ -165,7 +167,7 @@ def _search_overrides(args: argparse.Namespace) -> dict:
 def _cmd_transduce(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    m = load(args.ckpt, device=args.device, overrides=args.overrides)
+    m = load(args.ckpt, device=args.device, quantize=args.quantize, overrides=args.overrides)
     m.require(args.command)
     decode = _search_overrides(args)
     # Chunks of lines in, their outputs written and flushed as each is done: memory stays
@@ -188,7 +190,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from attnkit.api import load
     from attnkit.cli.chat import run_chat
 
-    m = load(args.ckpt, device=args.device, overrides=args.overrides)
+    m = load(args.ckpt, device=args.device, quantize=args.quantize, overrides=args.overrides)
     m.require("chat")
     decode = _search_overrides(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
@@ -202,7 +204,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    m = load(args.ckpt, device=args.device, overrides=args.overrides)
+    m = load(args.ckpt, device=args.device, quantize=args.quantize, overrides=args.overrides)
     m.require("zero-shot" if (args.zero_shot or args.shots) else "classify")
     texts = _read_inputs(args)
     results = _few_shot(m, args, texts) if (args.zero_shot or args.shots) else m.classify(texts)
@@ -235,7 +237,7 @@ def _few_shot(m, args: argparse.Namespace, texts: list[str]) -> list[dict]:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    lm = load(args.ckpt, device=args.device)
+    lm = load(args.ckpt, device=args.device, quantize=args.quantize)
     report = lm.kind.resolve("report")
     if report is None:
         lm.kind.task_class()  # a kind that is never trained here says so, and what to do instead
@@ -293,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--repetition-penalty", type=number(float, 0))
     g.add_argument("--stop", action="append", help="stop string (repeatable)")
     g.add_argument("--seed", type=SEED)
+    g.add_argument(
+        "--compile",
+        action="store_true",
+        help="CPU: compile the decoding step (decode.compile; a one-off compile, then faster tokens)",
+    )
     g.add_argument("overrides", nargs="*", help="config overrides, e.g. decode.prompt_overflow=error")
     g.set_defaults(func=_cmd_generate)
 

@@ -11,11 +11,24 @@ DEVICE_HELP = "where the model runs: auto, cpu, cuda, mps or cuda:N (default aut
 import torch; tests/test_import_time.py checks that the two agree."""
 
 
+QUANTIZE_MODES = ("none", "int8", "bf16")
+"""``attnkit.layers.quant.QUANTIZE_MODES``, written out for the same reason (the import-time test
+checks that they agree)."""
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--quantize``: where an inference command runs its model, and how."""
     parser.add_argument(
         "--device",
         default="auto",
         help=DEVICE_HELP,
+    )
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZE_MODES,
+        default="none",
+        help="int8: int8 weights and activations (attnkit's AVX512-VNNI kernel where the CPU has "
+        "it); bf16: bf16 weights; none (default): as trained. Transformer models only",
     )
 
 

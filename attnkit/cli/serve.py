@@ -41,7 +41,7 @@ def allowed_hosts(host: str, extra: list[str]) -> list[str]:
     return sorted({*LOCAL_NAMES, *bound, *extra})
 
 
-def load_models(paths: list[str], device: str = "cpu") -> dict:
+def load_models(paths: list[str], device: str = "cpu", quantize: str = "none") -> dict:
     from attnkit.api import load
     from attnkit.serve.app import model_name
 
@@ -51,7 +51,7 @@ def load_models(paths: list[str], device: str = "cpu") -> dict:
         n = 2
         while name in models:  # two runs with the same directory name: keep both
             name, n = f"{base}-{n}", n + 1
-        models[name] = load(path, device=device)
+        models[name] = load(path, device=device, quantize=quantize)
     return models
 
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     # Each running call gets its own OpenMP team of this size; cores / calls avoids oversubscription.
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.max_concurrency))
     torch.set_num_threads(threads)
-    models = load_models(args.ckpt, args.device)
+    models = load_models(args.ckpt, args.device, args.quantize)
     for name, lm in models.items():
         print(f"loaded {name}: {lm.cfg.task} ({lm.cfg.model.arch}) from {lm.path}")
     print(

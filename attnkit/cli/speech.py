@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
 def run_transcribe(args: argparse.Namespace) -> int:
     from attnkit.api import load
 
-    lm = load(args.ckpt, device=args.device)
+    lm = load(args.ckpt, device=args.device, quantize=args.quantize)
     lm.require("transcribe")
     decode = {"beam_size": args.beam} if args.beam is not None else {}
     # reads and checks every file before decoding any

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from attnkit.viz.inspect import inspect_attention
     from attnkit.viz.payload import output_text
 
-    lm = load(args.ckpt, device=args.device)
+    lm = load(args.ckpt, device=args.device, quantize=args.quantize)
     decode = {"beam_size": args.beam} if args.beam is not None else {}
     sel = {"layers": parse_indices(args.layers, "layers"), "heads": parse_indices(args.heads, "heads")}
     reads = VERBS[lm.kind.main_verb].reads  # what the model's main verb takes: text, turns or audio

@@ -215,6 +215,11 @@ class DecodeConfig:
     cuda_graphs: bool = True
     """On a CUDA device, replay each decoder-only step as a CUDA graph (same tokens, fewer launch
     costs); no effect on the CPU."""
+    compile: bool = False
+    """On the CPU, run each decoder-only step through ``torch.compile`` on a fixed-size cache (the
+    CUDA-graph step, compiled instead of captured): about 1.6x fewer ms per token for SmolLM2
+    with ``--quantize int8``, after a one-off compile of about 50 s (8 s once inductor's disk
+    cache is warm). Off by default: short generations do not repay the compile."""
     beam_size: int = 4
     """Seq2seq: beam width (1 = greedy)."""
     length_penalty: float = 1.0

@@ -9,7 +9,8 @@ Context limits (learned or sinusoidal positions cover ``max_seq_len`` positions)
 - A prompt longer than the context: with ``prompt_overflow="truncate"`` (the default) it keeps
   its last ``context - 1`` tokens and a warning is logged; with ``"error"`` it raises.
 - On a CUDA device a decoder-only Transformer replays each step as a CUDA graph
-  (:mod:`attnkit.decode.graphs`; ``DecodeConfig.cuda_graphs``), with the same tokens.
+  (:mod:`attnkit.decode.graphs`; ``DecodeConfig.cuda_graphs``), with the same tokens; on the CPU
+  ``DecodeConfig.compile`` runs the same fixed-shape step through ``torch.compile``.
 - Generating past the context slides the window, as nanoGPT does by cropping: when the cache is
   full, the last ``context // 2`` tokens are re-encoded from position 0 into a fresh cache and
   decoding continues. Models without a limit (LSTM, RoPE) never truncate or slide.
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Capturing a step costs about as much as a few dozen eager steps; shorter runs stay eager.
 GRAPH_MIN_TOKENS = 16
+COMPILE_BUCKET = 256
 
 
 def fit_prompt(prompt: Tensor, limit: int | None, policy: str) -> Tensor:
@@ -85,6 +87,13 @@ def generate_ids(
     graphed = None
     if cfg.cuda_graphs and cfg.max_new_tokens >= GRAPH_MIN_TOKENS and can_graph(model, device):
         graphed = StepGraph(model, b, cache_len)
+        logits = graphed.prefill(prompt)
+    elif cfg.compile and can_graph(model, device, "cpu"):
+        # Cache lengths rounded up to a multiple of 256, so that most generations reuse one
+        # compiled shape instead of compiling again for each prompt length.
+        bucket = -(-cache_len // COMPILE_BUCKET) * COMPILE_BUCKET
+        cache_len = bucket if limit is None else min(bucket, limit)
+        graphed = StepGraph(model, b, cache_len, capture=False, compile=True)
         logits = graphed.prefill(prompt)
     else:
         cache = model.new_cache(b, cache_len)

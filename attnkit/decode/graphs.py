@@ -9,11 +9,14 @@ before each replay, and attention reads the whole buffer with a mask of the keys
 that slot. The prompt (prefill) runs eagerly on the same cache.
 
 :class:`StepGraph` works on the CPU too with ``capture=False`` (the same slot-addressed step, run
-eagerly), which is how the tests check it against ordinary cached decoding.
+eagerly), which is how the tests check it against ordinary cached decoding, and with
+``compile=True`` (``DecodeConfig.compile``) the step goes through ``torch.compile`` instead: on a
+CPU that removes Python's per-layer overhead, which is most of a quantized model's step.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import torch
@@ -24,20 +27,33 @@ from torch import Tensor, nn
 _CAPTURE_LOCK = threading.Lock()
 
 
-def can_graph(model: nn.Module, device: torch.device) -> bool:
-    """True for a decoder-only attnkit Transformer on a CUDA device whose attention backend
-    applies any mask as given (``Capabilities.any_mask``: not ``linear``, which takes key-padding
-    masks only, nor ``local:<W>``, whose band is aligned to the last key). LSTM/conv LMs and
-    cross-attention decoders keep the eager loop."""
+def can_graph(model: nn.Module, device: torch.device, kind: str = "cuda") -> bool:
+    """True for a decoder-only attnkit Transformer on a ``kind`` device (``cuda`` for CUDA
+    graphs, ``cpu`` for a compiled step) whose attention backend applies any mask as given
+    (``Capabilities.any_mask``: not ``linear``, which takes key-padding masks only, nor
+    ``local:<W>``, whose band is aligned to the last key). LSTM/conv LMs and cross-attention
+    decoders keep the eager loop."""
     from attnkit.attention import get_backend
     from attnkit.models.decoder import Decoder  # decode sits above models; imported lazily
 
     return (
-        device.type == "cuda"
+        device.type == kind
         and isinstance(model, Decoder)
         and not model.cross_attention
         and get_backend(model.cfg.attn_backend).caps.any_mask
     )
+
+
+def _step_fn(model: nn.Module, token: Tensor, cache) -> Tensor:
+    return model(token, cache=cache).logits[:, -1]  # (B, 1, V) -> (B, V)
+
+
+@functools.cache
+def compiled_step():
+    """``_step_fn`` through ``torch.compile``, made once per process. The model, token and cache
+    are arguments, so later generations of the same model and shape reuse the compiled program
+    (its guards check them) instead of compiling again."""
+    return torch.compile(_step_fn, dynamic=False)
 
 
 class StepGraph:
@@ -48,9 +64,13 @@ class StepGraph:
         batch_size: rows decoded together.
         max_len: cache length (prompt + new tokens, or the context limit).
         capture: record a CUDA graph (needs CUDA); False runs the same step eagerly.
+        compile: run the step through ``torch.compile`` instead (the CPU's analogue of a graph:
+            one fused program per step, without Python's per-layer overhead).
     """
 
-    def __init__(self, model: nn.Module, batch_size: int, max_len: int, *, capture: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, batch_size: int, max_len: int, *, capture: bool = True, compile: bool = False
+    ) -> None:
         device = next(model.parameters()).device
         self.model = model
         self.cache = model.new_cache(batch_size, max_len)
@@ -59,12 +79,13 @@ class StepGraph:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.logits: Tensor | None = None
         self.cache.set_slots(self.slot)
-        if capture:
+        self._run = compiled_step() if compile else _step_fn
+        if capture and not compile:
             self._capture()
 
     @torch.no_grad()
     def _step(self) -> Tensor:
-        return self.model(self.token, cache=self.cache).logits[:, -1]  # (B, 1, V) -> (B, V)
+        return self._run(self.model, self.token, self.cache)
 
     def _capture(self) -> None:
         # Warm up on a side stream (cuBLAS workspaces, lazy init) before recording, as the CUDA

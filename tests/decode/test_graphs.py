@@ -87,3 +87,31 @@ def test_slot_cache_rejects_padding_and_wrong_slot_count():
         model(torch.zeros(1, 2, dtype=torch.long), cache=step.cache)
     with pytest.raises(ValueError, match="does not fit the cache of 8"):
         step.prefill(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_compiled_cpu_step_gives_the_same_tokens_and_compiles_once(monkeypatch):
+    """``decode.compile``: the slot step through torch.compile (Dynamo with the eager backend here,
+    so the test checks the tracing and the reuse without paying for inductor's C++ build)."""
+    import dataclasses
+
+    from attnkit.decode import graphs
+
+    compiles = []
+
+    def counting_backend(gm, example_inputs):
+        compiles.append(len(gm.graph.nodes))
+        return gm.forward
+
+    torch._dynamo.reset()
+    step_fn = torch.compile(graphs._step_fn, backend=counting_backend, dynamic=False)
+    monkeypatch.setattr(graphs, "compiled_step", lambda: step_fn)
+    model = Decoder(model_config("tiny", vocab_size=V, positions="rope", n_kv_heads=2)).eval()
+    cfg = DecodeConfig(max_new_tokens=30, temperature=0, compile=True)
+    for length in (5, 9):  # two prompt lengths, one cache bucket: one compiled program
+        prompt = torch.randint(0, V, (1, length))
+        got = _tokens(model, prompt, cfg)
+        want = _tokens(model, prompt, dataclasses.replace(cfg, compile=False))
+        assert got.shape == (1, 30) and torch.equal(got, want)
+    assert len(compiles) == 1 and compiles[0] > 50  # one whole-step graph, no breaks
+    assert graphs.can_graph(model, torch.device("cpu"), "cpu")
+    assert not graphs.can_graph(model, torch.device("cpu"))  # CUDA graphs stay CUDA-only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from attnkit.layers import kernels
 from attnkit.training import precision as prec
 
 REAL_CPU_FLAGS = prec.cpu_flags  # conftest replaces it in every test; this one tests the real one
@@ -10,8 +11,8 @@ REAL_CPU_FLAGS = prec.cpu_flags  # conftest replaces it in every test; this one 
 def test_cpu_flags_are_read_from_the_flags_line(tmp_path, monkeypatch):
     fake = tmp_path / "cpuinfo"
     fake.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16 avx512f\n\nflags : other\n")
-    real_path = prec.Path
-    monkeypatch.setattr(prec, "Path", lambda p: fake if p == "/proc/cpuinfo" else real_path(p))
+    real_path = kernels.Path
+    monkeypatch.setattr(kernels, "Path", lambda p: fake if p == "/proc/cpuinfo" else real_path(p))
     monkeypatch.setattr(prec, "cpu_flags", REAL_CPU_FLAGS)
     prec.cpu_flags.cache_clear()
     try:

@@ -1,0 +1,96 @@
+"""Quantized linear layers for inference: int8 weights with dynamic int8 activations, and bf16.
+
+``Int8Linear`` stores W as int8 with one fp32 scale per output row (symmetric, ``s = max|w|/127``)
+and quantizes each row of the input on the fly the same way. The product is accumulated exactly
+in int32 and rescaled in fp32: ``y = (xq · wqᵀ) · sx · sw (+ b)``. On CPUs with AVX512-VNNI it
+runs attnkit's own kernel (``layers/kernels/int8_linear.cpp``); elsewhere ``torch._int_mm``
+computes the same int32 products, so both paths agree to float rounding of the final scale.
+Why W8A8 and not weight-only int8: on this project's CPU (AMD EPYC, AVX512-VNNI, 2 threads)
+SmolLM2-135M's 211 matrices at batch 1 took 6.6 ms with the kernel, 9.0 with fbgemm's dynamic
+int8 (deprecated with ``torch.ao``), 12.8 with ``aten._weight_int8pack_mm`` and bf16 activations,
+25.0 in bf16 and 47.7 in fp32 (benchmarks/RESULTS.md, "CPU inference").
+
+``BF16Linear`` keeps W in bf16 and multiplies in bf16 (native on AVX512-BF16/AMX CPUs and GPUs),
+returning the input's dtype. Both are inference-only: they hold buffers, not parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from attnkit.layers.kernels import int8_extension
+
+QUANTIZE_MODES = ("none", "int8", "bf16")
+"""What ``--quantize`` and ``attnkit.load(..., quantize=...)`` accept."""
+
+
+def quantize_rows(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Symmetric int8 per row of ``x`` ``(M, K)``: ``(q int8 (M, K), scale fp32 (M,))`` with
+    ``x ≈ q · scale``; an all-zero row gets scale 1."""
+    amax = x.abs().amax(dim=-1)
+    scale = torch.where(amax > 0, amax / 127, torch.ones_like(amax))
+    q = (x * (1 / scale)[:, None]).round().to(torch.int8)  # |x·(1/s)| <= 127 by construction
+    return q, scale
+
+
+class Int8Linear(nn.Module):
+    """``nn.Linear`` with int8 weights and dynamically quantized int8 activations."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        q, scale = quantize_rows(weight.detach().float())
+        self.register_buffer("qweight", q.contiguous())
+        self.register_buffer("scale", scale.contiguous())
+        # Row sums of W remove the +128 shift the VNNI kernel applies to activations.
+        self.register_buffer("wsum", q.sum(dim=1, dtype=torch.int32))
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+        # Decided once here (building the kernel on first use), not per call: torch.compile then
+        # sees a plain attribute, and tests can switch the kernel off to compare the two paths.
+        self.use_kernel = int8_extension()
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> Int8Linear:
+        return cls(linear.weight, linear.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.use_kernel and x.device.type == "cpu":
+            return torch.ops.attnkit.int8_linear(x, self.qweight, self.scale, self.wsum, self.bias)
+        return self.reference(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The same integers through ``torch._int_mm`` (any CPU; CUDA needs M > 16)."""
+        x2 = x.reshape(-1, self.in_features).float()  # (..., K) -> (M, K)
+        q, sx = quantize_rows(x2)
+        acc = torch._int_mm(q, self.qweight.t())  # (M, K) @ (K, N) -> (M, N) int32, exact
+        y = acc.float() * sx[:, None] * self.scale
+        if self.bias is not None:
+            y = y + self.bias
+        return y.view(*x.shape[:-1], self.out_features).to(x.dtype)  # (M, N) -> (..., N)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
+
+
+class BF16Linear(nn.Module):
+    """``nn.Linear`` with bf16 weights, multiplied in bf16; returns the input's dtype."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        self.register_buffer("weight", weight.detach().to(torch.bfloat16).contiguous())
+        self.register_buffer("bias", None if bias is None else bias.detach().to(torch.bfloat16).clone())
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> BF16Linear:
+        return cls(linear.weight, linear.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.linear(x.to(torch.bfloat16), self.weight, self.bias).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bf16"
+
+
+QUANTIZED_LINEAR = {"int8": Int8Linear, "bf16": BF16Linear}

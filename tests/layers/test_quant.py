@@ -1,0 +1,101 @@
+"""Int8 and bf16 linear layers: the VNNI kernel against the PyTorch path, both against exact
+integer arithmetic, and both against fp32 within the quantization error."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from attnkit.layers import quant
+from attnkit.layers.kernels import int8_extension
+from attnkit.layers.quant import BF16Linear, Int8Linear, quantize_rows
+
+needs_kernel = pytest.mark.skipif(not int8_extension(), reason="no AVX512-VNNI CPU or no C++ compiler here")
+
+
+def test_quantize_rows_scale_and_round_trip():
+    x = torch.tensor([[0.5, -1.27, 0.0], [0.0, 0.0, 0.0], [3.0, 1.0, -2.0]])
+    q, s = quantize_rows(x)
+    assert q.dtype == torch.int8 and s.dtype == torch.float32
+    assert torch.allclose(s, torch.tensor([1.27 / 127, 1.0, 3.0 / 127]))
+    assert q[0].tolist() == [50, -127, 0] and q[1].tolist() == [0, 0, 0] and q[2, 0] == 127
+    # Round-to-nearest: each value within half a step of its row's grid.
+    assert ((q.float() * s[:, None] - x).abs() <= s[:, None] / 2 + 1e-7).all()
+
+
+def _int_reference(layer: Int8Linear, x: torch.Tensor) -> torch.Tensor:
+    """The same product in int64 and float64, written out: (xq · wqᵀ) · sx · sw + b."""
+    x2 = x.reshape(-1, layer.in_features).float()
+    xq, sx = quantize_rows(x2)
+    acc = xq.long() @ layer.qweight.long().t()
+    y = acc.double() * sx.double()[:, None] * layer.scale.double()
+    if layer.bias is not None:
+        y = y + layer.bias.double()
+    return y.view(*x.shape[:-1], layer.out_features)
+
+
+@pytest.mark.parametrize("k", [64, 577, 1536])
+@pytest.mark.parametrize("bias", [True, False])
+def test_pytorch_path_equals_integer_arithmetic(k, bias):
+    lin = nn.Linear(k, 70, bias=bias)
+    layer = Int8Linear.from_linear(lin)
+    x = torch.randn(2, 5, k)
+    assert torch.allclose(layer.reference(x).double(), _int_reference(layer, x), rtol=1e-6, atol=1e-6)
+
+
+@needs_kernel
+@pytest.mark.parametrize("m", [1, 3, 4, 9])
+@pytest.mark.parametrize("k", [32, 64, 577, 1536])
+@pytest.mark.parametrize("bias", [True, False])
+def test_kernel_equals_the_pytorch_path_bitwise(m, k, bias):
+    layer = Int8Linear.from_linear(nn.Linear(k, 131, bias=bias))
+    assert layer.use_kernel
+    x = torch.randn(2, m, k) * 3
+    assert torch.equal(layer(x), layer.reference(x))
+    x[0, 0] = 0  # an all-zero row: scale 1, output = bias
+    out = layer(x)
+    assert torch.equal(out, layer.reference(x))
+    assert torch.equal(out[0, 0], layer.bias if bias else torch.zeros(131))
+
+
+@needs_kernel
+def test_kernel_keeps_a_bf16_input_dtype_and_rejects_a_wrong_width():
+    layer = Int8Linear.from_linear(nn.Linear(96, 40))
+    x = torch.randn(3, 96).bfloat16()
+    out = layer(x)
+    assert out.dtype == torch.bfloat16 and torch.equal(out, layer.reference(x))
+    with pytest.raises(RuntimeError, match="last dimension"):
+        layer(torch.randn(3, 95))
+
+
+@pytest.mark.parametrize("use_kernel", [True, False])
+def test_int8_close_to_fp32(use_kernel):
+    if use_kernel and not int8_extension():
+        pytest.skip("no AVX512-VNNI CPU or no C++ compiler here")
+    lin = nn.Linear(384, 256)
+    layer = Int8Linear.from_linear(lin)
+    layer.use_kernel = use_kernel
+    x = torch.randn(8, 384)
+    ref = lin(x).detach()
+    # Two roundings of at most half a step each: |err| <= Σ|x||w| (1/254 + 1/254) per output;
+    # in practice a few tenths of a percent of the output scale.
+    err = (layer(x) - ref).abs().max() / ref.abs().max()
+    assert 0 < err < 0.01
+    assert layer.qweight.dtype == torch.int8 and not list(layer.parameters())
+
+
+def test_bf16_linear_equals_a_bf16_matmul():
+    lin = nn.Linear(64, 32)
+    layer = BF16Linear.from_linear(lin)
+    x = torch.randn(4, 64)
+    want = nn.functional.linear(x.bfloat16(), lin.weight.bfloat16(), lin.bias.bfloat16()).float()
+    assert layer(x).dtype == torch.float32 and torch.equal(layer(x), want)
+    assert layer.weight.dtype == torch.bfloat16 and not list(layer.parameters())
+
+
+def test_modes_are_the_cli_choices():
+    from attnkit.cli.options import QUANTIZE_MODES
+
+    assert quant.QUANTIZE_MODES == QUANTIZE_MODES == ("none", "int8", "bf16")
+    assert set(quant.QUANTIZED_LINEAR) == {"int8", "bf16"}
