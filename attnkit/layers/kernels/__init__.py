@@ -49,7 +49,8 @@ def int8_extension() -> bool:
         tag = hashlib.sha256(source.read_bytes()).hexdigest()[:8]
         load(f"attnkit_int8_{tag}", [str(source)], extra_cflags=flags, is_python_module=False, verbose=False)
     except Exception as exc:  # no compiler, no ninja, a read-only cache: the PyTorch path runs
-        warnings.warn(f"attnkit's int8 kernel could not be built ({exc}); using the slower PyTorch path", stacklevel=2)
+        msg = f"attnkit's int8 kernel could not be built ({exc}); using the slower PyTorch path"
+        warnings.warn(msg, stacklevel=2)
         return False
 
     @torch.library.register_fake("attnkit::int8_linear")
