@@ -375,9 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("overrides", nargs="*", help="dotted overrides such as steps=300 lengths=[16,32]")
     s.set_defaults(func=_cmd_study)
 
-    from attnkit.cli import serve, speech, viz
+    from attnkit.cli import export, serve, speech, viz
 
     speech.add_parser(sub)
+    export.add_parser(sub)
     viz.add_parser(sub)
     serve.add_parser(sub)
 
