@@ -1,14 +1,17 @@
 """Quantized linear layers for inference: int8 weights with dynamic int8 activations, and bf16.
 
-``Int8Linear`` stores W as int8 with one fp32 scale per output row (symmetric, ``s = max|w|/127``)
-and quantizes each row of the input on the fly the same way. The product is accumulated exactly
-in int32 and rescaled in fp32: ``y = (xq · wqᵀ) · sx · sw (+ b)``. On CPUs with AVX512-VNNI it
-runs attnkit's own kernel (``layers/kernels/int8_linear.cpp``); elsewhere ``torch._int_mm``
-computes the same int32 products, so both paths agree to float rounding of the final scale.
-Why W8A8 and not weight-only int8: on this project's CPU (AMD EPYC, AVX512-VNNI, 2 threads)
-SmolLM2-135M's 211 matrices at batch 1 took 6.6 ms with the kernel, 9.0 with fbgemm's dynamic
-int8 (deprecated with ``torch.ao``), 12.8 with ``aten._weight_int8pack_mm`` and bf16 activations,
-25.0 in bf16 and 47.7 in fp32 (benchmarks/RESULTS.md, "CPU inference").
+``Int8Linear`` stores W as int8 with one fp32 scale per output row (symmetric, ``s = max|w|/127``).
+Each row of the input is quantized on the fly in blocks of :data:`BLOCK` values, one scale per
+block (as llama.cpp's Q8_0 does with blocks of 32): with one scale per whole row, the outlier
+features of an LM's activations flattened the rest and SmolLM2's greedy tokens left fp32's after
+2 of 32; with 64-blocks all 32 stayed. The block products are exact int32 sums, rescaled in fp32:
+``y = sw · Σ_b sx_b · (xq_b · wq_b) (+ b)``. On CPUs with AVX512-VNNI this runs attnkit's own
+kernel (``layers/kernels/int8_linear.cpp``); elsewhere the same quantized values are multiplied
+in fp32 by PyTorch (:meth:`Int8Linear.reference`), equal to the kernel up to float summation
+order. Why W8A8 and not weight-only int8: on this project's CPU (AMD EPYC, AVX512-VNNI, 2
+threads) SmolLM2-135M's 211 matrices at batch 1 took 7–9 ms with the kernel, 9.0 with fbgemm's
+dynamic int8 (deprecated with ``torch.ao``), 12.8 with ``aten._weight_int8pack_mm`` and bf16
+activations, 25.0 in bf16 and 47.7 in fp32 (benchmarks/RESULTS.md, "CPU inference").
 
 ``BF16Linear`` keeps W in bf16 and multiplies in bf16 (native on AVX512-BF16/AMX CPUs and GPUs),
 returning the input's dtype. Both are inference-only: they hold buffers, not parameters.
@@ -25,6 +28,10 @@ QUANTIZE_MODES = ("none", "int8", "bf16")
 """What ``--quantize`` and ``attnkit.load(..., quantize=...)`` accept."""
 
 
+BLOCK = 64
+"""Activation values that share one int8 scale (one 64-byte VNNI register)."""
+
+
 def quantize_rows(x: Tensor) -> tuple[Tensor, Tensor]:
     """Symmetric int8 per row of ``x`` ``(M, K)``: ``(q int8 (M, K), scale fp32 (M,))`` with
     ``x ≈ q · scale``; an all-zero row gets scale 1."""
@@ -32,6 +39,23 @@ def quantize_rows(x: Tensor) -> tuple[Tensor, Tensor]:
     scale = torch.where(amax > 0, amax / 127, torch.ones_like(amax))
     q = (x * (1 / scale)[:, None]).round().to(torch.int8)  # |x·(1/s)| <= 127 by construction
     return q, scale
+
+
+def quantize_blocks(x: Tensor, block: int = BLOCK) -> tuple[Tensor, Tensor]:
+    """Symmetric int8 per block of ``block`` values along each row of ``x`` ``(M, K)``:
+    ``(q int8 (M, K), scale fp32 (M, ceil(K / block)))``; the last block may be shorter."""
+    m, k = x.shape
+    nb = -(-k // block)
+    padded = nn.functional.pad(x, (0, nb * block - k)).view(m * nb, block)  # (M, K) -> (M·nb, block)
+    q, scale = quantize_rows(padded)
+    return q.view(m, nb * block)[:, :k], scale.view(m, nb)  # (M·nb, block) -> (M, K)
+
+
+def _dequantize_blocks(q: Tensor, scale: Tensor, block: int = BLOCK) -> Tensor:
+    """``q · scale`` block by block: ``(M, K)`` fp32."""
+    m, k = q.shape
+    per_value = scale.repeat_interleave(block, dim=1)[:, :k]  # (M, nb) -> (M, K)
+    return q.float() * per_value
 
 
 class Int8Linear(nn.Module):
@@ -43,8 +67,6 @@ class Int8Linear(nn.Module):
         q, scale = quantize_rows(weight.detach().float())
         self.register_buffer("qweight", q.contiguous())
         self.register_buffer("scale", scale.contiguous())
-        # Row sums of W remove the +128 shift the VNNI kernel applies to activations.
-        self.register_buffer("wsum", q.sum(dim=1, dtype=torch.int32))
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
         # Decided once here (building the kernel on first use), not per call: torch.compile then
         # sees a plain attribute, and tests can switch the kernel off to compare the two paths.
@@ -56,15 +78,17 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.use_kernel and x.device.type == "cpu":
-            return torch.ops.attnkit.int8_linear(x, self.qweight, self.scale, self.wsum, self.bias)
+            return torch.ops.attnkit.int8_linear(x, self.qweight, self.scale, self.bias)
         return self.reference(x)
 
     def reference(self, x: Tensor) -> Tensor:
-        """The same integers through ``torch._int_mm`` (any CPU; CUDA needs M > 16)."""
+        """The same quantized values multiplied by PyTorch in fp32 (any device): each product of
+        int8 values and each 64-term block sum is exact in fp32, so this equals the kernel up to
+        the order in which block sums are added."""
         x2 = x.reshape(-1, self.in_features).float()  # (..., K) -> (M, K)
-        q, sx = quantize_rows(x2)
-        acc = torch._int_mm(q, self.qweight.t())  # (M, K) @ (K, N) -> (M, N) int32, exact
-        y = acc.float() * sx[:, None] * self.scale
+        q, sx = quantize_blocks(x2)
+        xd = _dequantize_blocks(q, sx)
+        y = (xd @ self.qweight.float().t()) * self.scale  # (M, K) @ (K, N) -> (M, N)
         if self.bias is not None:
             y = y + self.bias
         return y.view(*x.shape[:-1], self.out_features).to(x.dtype)  # (M, N) -> (..., N)

@@ -9,7 +9,7 @@ from torch import nn
 
 from attnkit.layers import quant
 from attnkit.layers.kernels import int8_extension
-from attnkit.layers.quant import BF16Linear, Int8Linear, quantize_rows
+from attnkit.layers.quant import BLOCK, BF16Linear, Int8Linear, quantize_blocks, quantize_rows
 
 needs_kernel = pytest.mark.skipif(not int8_extension(), reason="no AVX512-VNNI CPU or no C++ compiler here")
 
@@ -24,12 +24,29 @@ def test_quantize_rows_scale_and_round_trip():
     assert ((q.float() * s[:, None] - x).abs() <= s[:, None] / 2 + 1e-7).all()
 
 
-def _int_reference(layer: Int8Linear, x: torch.Tensor) -> torch.Tensor:
-    """The same product in int64 and float64, written out: (xq · wqᵀ) · sx · sw + b."""
+def test_quantize_blocks_gives_each_block_its_own_scale():
+    x = torch.zeros(2, 150)
+    x[0, :64] = 0.5
+    x[0, 64:128] = 100.0  # an outlier block must not flatten its neighbours
+    x[0, 128:] = -3.0  # the last, shorter block (22 values)
+    q, s = quantize_blocks(x)
+    assert q.shape == (2, 150) and s.shape == (2, 3) and BLOCK == 64
+    assert torch.allclose(s[0], torch.tensor([0.5, 100.0, 3.0]) / 127)
+    assert (q[0, :64] == 127).all() and (q[0, 128:] == -127).all()
+    assert s[1].tolist() == [1.0, 1.0, 1.0] and (q[1] == 0).all()
+
+
+def _exact(layer: Int8Linear, x: torch.Tensor) -> torch.Tensor:
+    """The product written out in float64: sw · Σ_b sx_b · (xq_b · wq_b) + b."""
     x2 = x.reshape(-1, layer.in_features).float()
-    xq, sx = quantize_rows(x2)
-    acc = xq.long() @ layer.qweight.long().t()
-    y = acc.double() * sx.double()[:, None] * layer.scale.double()
+    q, sx = quantize_blocks(x2)
+    k = layer.in_features
+    y = torch.zeros(x2.shape[0], layer.out_features, dtype=torch.float64)
+    for b in range(sx.shape[1]):
+        cols = slice(b * BLOCK, min(k, (b + 1) * BLOCK))
+        dot = q[:, cols].long() @ layer.qweight[:, cols].long().t()  # exact integers
+        y += dot.double() * sx[:, b, None].double()
+    y = y * layer.scale.double()
     if layer.bias is not None:
         y = y + layer.bias.double()
     return y.view(*x.shape[:-1], layer.out_features)
@@ -37,25 +54,26 @@ def _int_reference(layer: Int8Linear, x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("k", [64, 577, 1536])
 @pytest.mark.parametrize("bias", [True, False])
-def test_pytorch_path_equals_integer_arithmetic(k, bias):
-    lin = nn.Linear(k, 70, bias=bias)
-    layer = Int8Linear.from_linear(lin)
+def test_pytorch_path_equals_the_block_arithmetic(k, bias):
+    layer = Int8Linear.from_linear(nn.Linear(k, 70, bias=bias))
     x = torch.randn(2, 5, k)
-    assert torch.allclose(layer.reference(x).double(), _int_reference(layer, x), rtol=1e-6, atol=1e-6)
+    assert torch.allclose(layer.reference(x).double(), _exact(layer, x), rtol=1e-5, atol=1e-6)
 
 
 @needs_kernel
 @pytest.mark.parametrize("m", [1, 3, 4, 9])
 @pytest.mark.parametrize("k", [32, 64, 577, 1536])
 @pytest.mark.parametrize("bias", [True, False])
-def test_kernel_equals_the_pytorch_path_bitwise(m, k, bias):
+def test_kernel_equals_the_block_arithmetic(m, k, bias):
     layer = Int8Linear.from_linear(nn.Linear(k, 131, bias=bias))
     assert layer.use_kernel
     x = torch.randn(2, m, k) * 3
-    assert torch.equal(layer(x), layer.reference(x))
+    x[1, -1, : k // 2] *= 50  # outliers in the first half of a row
+    want = _exact(layer, x)
+    # Only the order of the fp32 block additions differs: a few ulp of the output's scale.
+    assert torch.allclose(layer(x).double(), want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
     x[0, 0] = 0  # an all-zero row: scale 1, output = bias
     out = layer(x)
-    assert torch.equal(out, layer.reference(x))
     assert torch.equal(out[0, 0], layer.bias if bias else torch.zeros(131))
 
 
@@ -64,7 +82,7 @@ def test_kernel_keeps_a_bf16_input_dtype_and_rejects_a_wrong_width():
     layer = Int8Linear.from_linear(nn.Linear(96, 40))
     x = torch.randn(3, 96).bfloat16()
     out = layer(x)
-    assert out.dtype == torch.bfloat16 and torch.equal(out, layer.reference(x))
+    assert out.dtype == torch.bfloat16 and torch.allclose(out.float(), layer.reference(x).float(), rtol=1e-2)
     with pytest.raises(RuntimeError, match="last dimension"):
         layer(torch.randn(3, 95))
 

@@ -5,7 +5,7 @@ dispatcher op ``torch.ops.attnkit.int8_linear``. It is built once per machine wi
 ``torch.utils.cpp_extension.load`` (a C++ compiler and about 30 s; cached under
 ``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``). Where the CPU lacks the
 instructions, no compiler is found, or ``ATTNKIT_NO_KERNELS=1``, :func:`int8_extension` returns
-False and callers use their pure-PyTorch path, which computes the same integers.
+False and callers use their pure-PyTorch path, which multiplies the same quantized values.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def int8_extension() -> bool:
     from torch.utils.cpp_extension import load
 
     source = Path(__file__).with_name("int8_linear.cpp")
-    flags = ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mbmi2"]
+    flags = ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mbmi2"]
     try:
         # The name carries a hash of the source, so an edited kernel is rebuilt, not reused.
         tag = hashlib.sha256(source.read_bytes()).hexdigest()[:8]
@@ -54,7 +54,7 @@ def int8_extension() -> bool:
         return False
 
     @torch.library.register_fake("attnkit::int8_linear")
-    def _(x, w, scale, wsum, bias):  # the output's shape and dtype, for torch.compile
+    def _(x, w, scale, bias):  # the output's shape and dtype, for torch.compile
         return x.new_empty((*x.shape[:-1], w.shape[0]))
 
     return True
