@@ -53,7 +53,7 @@ def quantize_blocks(x: Tensor, block: int = BLOCK) -> tuple[Tensor, Tensor]:
 
 def _dequantize_blocks(q: Tensor, scale: Tensor, block: int = BLOCK) -> Tensor:
     """``q · scale`` block by block: ``(M, K)`` fp32."""
-    m, k = q.shape
+    k = q.shape[1]
     per_value = scale.repeat_interleave(block, dim=1)[:, :k]  # (M, nb) -> (M, K)
     return q.float() * per_value
 
