@@ -250,10 +250,12 @@ def bench_smollm2(args) -> str:
 QUALITY_PROMPTS = [
     "The capital of France is", "Water boils at a temperature of", "The three primary colors are",
     "In 1969, the first person to walk on the Moon", "A healthy breakfast usually includes",
-    "The largest planet in our solar system", "To make a cup of tea, first", "The main causes of the French Revolution",
+    "The largest planet in our solar system", "To make a cup of tea, first",
+    "The main causes of the French Revolution",
     "Photosynthesis is the process by which", "The best way to learn a new language is",
     "def fibonacci(n):", "The stock market fell sharply after", "Once upon a time, in a small village,",
-    "The human heart has four chambers:", "Machine learning is a field of", "The Great Wall of China was built",
+    "The human heart has four chambers:", "Machine learning is a field of",
+    "The Great Wall of China was built",
     "My favourite season is autumn because", "The recipe calls for two eggs,", "Shakespeare wrote the play",
     "The speed of light in a vacuum is",
 ]  # fmt: skip
@@ -383,7 +385,8 @@ def bench_multi30k(args) -> str:
             def run(tr=tr):
                 res = tr.translate_batch(
                     [[str(i) for i in s] for s in srcs], beam_size=5, max_batch_size=64,
-                    length_penalty=base.cfg.decode.length_penalty, max_decoding_length=2 * base.cfg.data.max_tgt_len,
+                    length_penalty=base.cfg.decode.length_penalty,
+                    max_decoding_length=2 * base.cfg.data.max_tgt_len,
                 )  # fmt: skip
                 return [tok.decode([int(t) for t in r.hypotheses[0]]).strip() for r in res]
 

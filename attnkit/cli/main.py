@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from attnkit.cli.options import COUNT, SEED, add_device, number
+from attnkit.cli.options import COUNT, DEVICE_HELP, SEED, add_device, number
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
@@ -84,6 +84,18 @@ def _cmd_study(args: argparse.Namespace) -> int:
     quick = [f"{k}={json.dumps(v)}" for k, v in QUICK.items()] if args.quick else []
     cfg = apply_overrides(cfg, [*quick, *args.overrides])
     report = long_range_study(cfg, args.out, cost=not args.no_cost, progress=lambda s: print(s, flush=True))
+    print(f"report: {report}")
+    return 0
+
+
+def _cmd_faithfulness(args: argparse.Namespace) -> int:
+    from attnkit.api import load
+    from attnkit.explain.study import run_study
+
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    lm = load(args.ckpt, device=args.device)
+    kw = {"methods": methods} if methods else {}
+    report = run_study(lm, args.out, n=args.n, random_orders=args.random_orders, steps=args.steps, **kw)
     print(f"report: {report}")
     return 0
 
@@ -362,6 +374,16 @@ def build_parser() -> argparse.ArgumentParser:
     studies = sub.add_parser("study", help="studies that measure the seed's claims").add_subparsers(
         dest="study", required=True, metavar="STUDY"
     )
+    f = studies.add_parser("faithfulness", help="which attribution methods the model's predictions bear out")
+    f.add_argument("--ckpt", required=True, help="a classifier, translation or LM checkpoint")
+    f.add_argument("--out", required=True, help="output directory (report.md, curves.png, results.json)")
+    f.add_argument("--methods", help="comma-separated (default all): grad_input,ig,occlusion,attention,"
+                   "rollout,value_norm,attention_grad")  # fmt: skip
+    f.add_argument("--n", type=COUNT, default=200, help="test inputs to explain (default 200)")
+    f.add_argument("--random-orders", type=COUNT, default=3, help="random-order baselines (default 3)")
+    f.add_argument("--steps", type=COUNT, default=32, help="integrated-gradients steps (default 32)")
+    f.add_argument("--device", default="auto", help=DEVICE_HELP)
+    f.set_defaults(func=_cmd_faithfulness)
     s = studies.add_parser("long-range", help="attention vs LSTM vs CNN on synthetic tasks: report and plots")
     s.add_argument("--out", required=True, help="output directory (an interrupted study resumes there)")
     s.add_argument("--config", help="StudyConfig YAML (default: the built-in study)")

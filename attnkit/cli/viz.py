@@ -7,6 +7,10 @@ from pathlib import Path
 
 from attnkit.cli.options import COUNT, add_device, number
 
+METHODS = ("grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad")
+"""``attnkit.explain.METHODS``, written out so that building the parser does not import torch
+(tests/viz/test_explain_cli.py checks that they agree)."""
+
 
 def parse_indices(text: str | None, what: str) -> list[int] | None:
     """``"0,2,5"`` or ``"0-3"`` -> ``[0, 2, 5]`` / ``[0, 1, 2, 3]``; None or ``"all"`` -> None."""
@@ -42,6 +46,13 @@ def add_parser(sub) -> None:
                    help="LM: tokens to generate after the prompt")  # fmt: skip
     v.add_argument("--beam", type=COUNT, help="seq2seq: beam width (default: the recipe's)")
     v.add_argument("--no-per-head", action="store_true", help="skip the one-PNG-per-head files")
+    v.add_argument(
+        "--method",
+        action="append",
+        choices=METHODS,
+        help="also show an attribution method's output x input table in the viewer's method selector "
+        "(repeatable): " + ", ".join(METHODS),
+    )
     v.add_argument("--out", required=True, help="output directory")
     v.set_defaults(func=run)
 
@@ -66,6 +77,13 @@ def run(args: argparse.Namespace) -> int:
         text = read_text(args.input).rstrip("\n") if args.input else args.text.replace("\\n", "\n")
         kw = {"history": text.split("\n")} if reads == "history" else {"text": text}
     view = inspect_attention(lm, **kw, max_new_tokens=args.max_new_tokens, **sel, **decode)
+    for method in args.method or []:
+        if args.audio or args.quantize != "none":
+            raise ValueError("--method explains text inputs of an unquantized model; drop --audio/--quantize")
+        from attnkit.explain import explain
+
+        a = explain(lm, text, method, max_new_tokens=args.max_new_tokens or 16)
+        view.streams[f"attr_{method}"] = a.stream()
     files = export_view(
         view, args.out, per_head=not args.no_per_head, title=f"attnkit · {Path(args.ckpt).name}"
     )

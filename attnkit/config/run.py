@@ -156,6 +156,10 @@ class TrainConfig:
     """Clip the global gradient norm; None disables."""
     label_smoothing: float = 0.0
     """Cross-entropy label smoothing (Szegedy et al. 2016)."""
+    loss_impl: Literal["plain", "chunked"] = "plain"
+    """``chunked``: the output head and cross-entropy run a chunk of rows at a time and never hold
+    the full logits (:mod:`attnkit.layers.chunked_loss`; same loss and gradients, a fraction of
+    the peak memory at large vocabularies). Transformer models only."""
     eval_every: int = 250
     """Evaluate (and checkpoint) every N steps."""
     eval_batches: int | None = 40

@@ -57,7 +57,13 @@ class TransformerClassifier(AttnkitModel):
         self.head = nn.Linear(cfg.d_model, _n_classes(cfg))
         self.init_weights()
 
-    def forward(self, ids: Tensor, *, padding_mask: Tensor | None = None, labels: Tensor | None = None):
+    def output_head(self) -> nn.Module:
+        return self.head
+
+    def forward(
+        self, ids: Tensor, *, padding_mask: Tensor | None = None, labels: Tensor | None = None,
+        return_hidden: bool = False,
+    ):  # fmt: skip
         mask = _mask(ids, padding_mask, self.cfg.pad_id)
         h = self.encoder(ids, padding_mask=mask).hidden  # (B, T, C)
         if self.cfg.pooling == "cls":
@@ -67,6 +73,8 @@ class TransformerClassifier(AttnkitModel):
         else:
             m = mask.unsqueeze(-1).to(h.dtype)  # (B, T) -> (B, T, 1)
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
+        if return_hidden:  # the head's input, for a chunked loss
+            return ModelOutput(hidden=self.drop(pooled), logits=None)
         return _out(self.head(self.drop(pooled)), labels)
 
 

@@ -65,6 +65,7 @@ class Decoder(AttnkitModel):
         context_mask: Tensor | None = None,
         positions: Tensor | None = None,
         head_mask: Tensor | None = None,
+        return_hidden: bool = False,
     ) -> ModelOutput:
         """Next-token logits for ``ids`` ``(B, T)``.
 
@@ -78,6 +79,7 @@ class Decoder(AttnkitModel):
                 ``cache.length + arange(T)``.
             head_mask: ``(B, T)`` bool: run the output head only where True and return those
                 logits as ``(N, V)`` (a pair task's loss needs the target positions only).
+            return_hidden: skip the output head (``logits`` None): a chunked loss applies it.
 
         Returns:
             :class:`ModelOutput` with ``logits`` ``(B, T, V)``, ``loss`` and ``cache``.
@@ -103,10 +105,16 @@ class Decoder(AttnkitModel):
                 cross_cache=cache.cross[i] if cache is not None and cache.cross else None,
             )
         x = self.norm(x)
+        if return_hidden:
+            return ModelOutput(hidden=x, logits=None, loss=None, cache=cache)
         # (B, T, C) -> (B, T, V); with head_mask (B, T, C) -> (N, C) -> (N, V)
         logits = self.lm_head(x if head_mask is None else x[head_mask])
         loss = lm_loss(logits, targets) if targets is not None else None
         return ModelOutput(hidden=x, logits=logits, loss=loss, cache=cache)
+
+    def output_head(self) -> nn.Module:
+        """The linear layer from hidden states to logits (for a chunked loss)."""
+        return self.lm_head
 
     def new_cache(
         self,

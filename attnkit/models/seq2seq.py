@@ -58,6 +58,7 @@ class EncoderDecoder(AttnkitModel):
         targets: Tensor | None = None,
         *,
         cache: KVCache | None = None,
+        return_hidden: bool = False,
     ) -> ModelOutput:
         """Run the decoder on ``tgt_ids`` ``(B, T)`` against ``memory`` ``(B, S, C)``."""
         if memory.shape[0] != tgt_ids.shape[0]:
@@ -65,7 +66,10 @@ class EncoderDecoder(AttnkitModel):
                 f"memory batch {memory.shape[0]} != target batch {tgt_ids.shape[0]} "
                 f"(memory {tuple(memory.shape)}, tgt_ids {tuple(tgt_ids.shape)})"
             )
-        return self.decoder(tgt_ids, targets, cache=cache, context=memory, context_mask=memory_mask)
+        return self.decoder(
+            tgt_ids, targets, cache=cache, context=memory, context_mask=memory_mask,
+            return_hidden=return_hidden,
+        )  # fmt: skip
 
     def forward(
         self,
@@ -74,10 +78,15 @@ class EncoderDecoder(AttnkitModel):
         targets: Tensor | None = None,
         *,
         src_mask: Tensor | None = None,
+        return_hidden: bool = False,
     ) -> ModelOutput:
-        """Teacher-forced logits ``(B, T, V)`` (and loss when ``targets`` are given)."""
+        """Teacher-forced logits ``(B, T, V)`` (and loss when ``targets`` are given); with
+        ``return_hidden`` the decoder's final states only (for a chunked loss)."""
         memory, key_mask = self.encode(src_ids, src_mask)
-        return self.decode(tgt_ids, memory, key_mask, targets)
+        return self.decode(tgt_ids, memory, key_mask, targets, return_hidden=return_hidden)
+
+    def output_head(self) -> torch.nn.Module:
+        return self.decoder.lm_head
 
     def new_cache(
         self,

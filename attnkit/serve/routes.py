@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,10 +20,15 @@ from attnkit.api import LoadedModel
 from attnkit.serve.limits import ApiError, ServeLimits
 from attnkit.text.base import replace_surrogates
 from attnkit.viz.inspect import inspect_attention
-from attnkit.viz.payload import view_payload
+from attnkit.viz.payload import stream_payload, view_payload
 from attnkit.viz.streams import has_attention
 
 log = logging.getLogger(__name__)
+
+
+METHODS = ("grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad")
+Method = Literal["grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad"]
+"""attnkit.explain.METHODS (tests/serve/test_app.py checks that they agree)."""
 
 
 class TaskRequest(BaseModel):
@@ -34,6 +39,9 @@ class TaskRequest(BaseModel):
     attention: bool = Field(True, description="include the attention view payload")
     layers: list[int] | None = Field(None, description="block indices to capture (default all)")
     heads: list[int] | None = Field(None, description="head indices to capture (default all)")
+    methods: list[Method] = Field(
+        [], description="attribution methods to add to the view (its method selector): " + ", ".join(METHODS)
+    )
 
 
 class GenerateRequest(TaskRequest):
@@ -120,11 +128,21 @@ async def call(
     return {"model": mname, "task": lm.cfg.task, **result, "elapsed_ms": elapsed}
 
 
-def run_task(lm: LoadedModel, want: bool, plain: Callable[[], Any], **kw: Any) -> dict[str, Any]:
-    """The output, with the attention view payload when asked for and the model has attention."""
+def run_task(
+    lm: LoadedModel, want: bool, plain: Callable[[], Any], methods: Sequence[str] = (), **kw: Any
+) -> dict[str, Any]:
+    """The output, with the attention view payload when asked for and the model has attention,
+    and each attribution method's table as one more stream of that payload."""
     if want and has_attention(lm.model):
         view = inspect_attention(lm, **kw)
-        return {"output": view.output, "attention": view_payload(view), "notes": view.meta.get("notes", [])}
+        payload = view_payload(view)
+        if methods:
+            from attnkit.explain import explain
+
+            for m in methods:
+                a = explain(lm, kw["text"], m, max_new_tokens=min(kw.get("max_new_tokens") or 16, 16))
+                payload["streams"].append(stream_payload(a.stream()))
+        return {"output": view.output, "attention": payload, "notes": view.meta.get("notes", [])}
     return {"output": plain(), "attention": None, "notes": []}
 
 
@@ -135,7 +153,7 @@ async def generate(req: GenerateRequest, request: Request) -> dict[str, Any]:
     dec = {k: v for k, v in (("temperature", req.temperature), ("seed", req.seed)) if v is not None}
     return await call(request, "generate", req.model, lambda lm: run_task(
         lm, req.attention, lambda: lm.generate(text, max_new_tokens=n, **dec),
-        text=text, max_new_tokens=n, layers=req.layers, heads=req.heads, **dec,
+        text=text, max_new_tokens=n, layers=req.layers, heads=req.heads, methods=req.methods, **dec,
     ))  # fmt: skip
 
 
@@ -145,7 +163,7 @@ def _transduce(verb: str) -> Callable[..., Any]:
         dec = {"beam_size": req.beam} if req.beam else {}
         return await call(request, verb, req.model, lambda lm: run_task(
             lm, req.attention, lambda: lm.transduce([text], **dec)[0],
-            text=text, layers=req.layers, heads=req.heads, **dec,
+            text=text, layers=req.layers, heads=req.heads, methods=req.methods, **dec,
         ))  # fmt: skip
 
     handler.__name__ = verb
@@ -207,6 +225,7 @@ async def classify(req: TaskRequest, request: Request) -> dict[str, Any]:
     text = need_text(request, req.text)
     return await call(request, "classify", req.model, lambda lm: run_task(
         lm, req.attention, lambda: lm.classify([text])[0], text=text, layers=req.layers, heads=req.heads,
+        methods=req.methods,
     ))  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from attnkit.data.datasets import hash_bucket, load_dataset
 from attnkit.data.seq2seq import pad_batch
 from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
+from attnkit.tasks.losses import output_loss
 from attnkit.text import Tokenizer, build_tokenizer
 
 
@@ -171,8 +172,14 @@ class ClassificationTask:
         return batch
 
     def loss(self, model: nn.Module, batch: Batch, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
-        logits = model(batch["ids"], padding_mask=batch["ids"] != self.tokenizer.pad_id).logits
-        loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=label_smoothing)
+        mask = batch["ids"] != self.tokenizer.pad_id
+
+        def run(hidden: bool) -> Tensor:
+            if hidden:  # the head's input (B, C)
+                return model(batch["ids"], padding_mask=mask, return_hidden=True).hidden
+            return model(batch["ids"], padding_mask=mask).logits  # (B, K)
+
+        loss = output_loss(model, self.cfg.train.loss_impl, run, batch["labels"], label_smoothing)
         return loss, int((batch["ids"] != self.tokenizer.pad_id).sum())
 
     @torch.no_grad()

@@ -22,6 +22,7 @@ from attnkit.data.lm import TokenStream
 from attnkit.data.seq2seq import IGNORE_INDEX
 from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
+from attnkit.tasks.losses import output_loss
 from attnkit.text import Tokenizer, build_tokenizer
 
 UNITS = {"char": "character", "word": "word (incl. <eos> per line)", "bpe": "BPE token"}
@@ -74,13 +75,12 @@ class LanguageModelingTask:
         return {"x": x, "y": y}
 
     def loss(self, model: nn.Module, batch: Batch, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
-        logits = model(batch["x"]).logits
-        loss = F.cross_entropy(
-            logits.flatten(0, 1).float(),  # (B, T, V) -> (B*T, V)
-            batch["y"].flatten(),
-            ignore_index=IGNORE_INDEX,
-            label_smoothing=label_smoothing,
-        )
+        def run(hidden: bool) -> Tensor:
+            if hidden:  # the head's input (B, T, C)
+                return model(batch["x"], return_hidden=True).hidden
+            return model(batch["x"]).logits  # (B, T, V)
+
+        loss = output_loss(model, self.cfg.train.loss_impl, run, batch["y"], label_smoothing)
         return loss, int((batch["y"] != IGNORE_INDEX).sum())
 
     @torch.no_grad()

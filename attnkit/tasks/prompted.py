@@ -34,6 +34,7 @@ from attnkit.data.prompt_pairs import PromptPairs
 from attnkit.data.seq2seq import IGNORE_INDEX
 from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
+from attnkit.tasks.losses import output_loss
 from attnkit.tasks.registry import get_task_kind
 from attnkit.tasks.seq2seq import pair_texts, score_outputs, side_tokenizer
 from attnkit.text import PairTokenizer, Tokenizer
@@ -165,8 +166,12 @@ class PromptedLMTask:
         labels = batch["labels"]
         want = labels != IGNORE_INDEX
         # The output head runs on the target positions only: the prompt's logits are never used.
-        logits = model(batch["input"], head_mask=want).logits  # (N, V)
-        loss = F.cross_entropy(logits.float(), labels[want], label_smoothing=label_smoothing)
+        def run(hidden: bool) -> Tensor:
+            if hidden:  # (B, T, C) -> (N, C): the target positions only
+                return model(batch["input"], return_hidden=True).hidden[want]
+            return model(batch["input"], head_mask=want).logits  # (N, V)
+
+        loss = output_loss(model, self.cfg.train.loss_impl, run, labels[want], label_smoothing)
         return loss, int(want.sum())
 
     @torch.no_grad()

@@ -35,6 +35,7 @@ from attnkit.data.seq2seq import IGNORE_INDEX, PairData
 from attnkit.metrics import dialogue_scores, rouge_scores, translation_scores
 from attnkit.models.base import eval_mode
 from attnkit.tasks.base import Batch
+from attnkit.tasks.losses import output_loss
 from attnkit.tasks.registry import get_task_kind
 from attnkit.text import BPETokenizer, PairTokenizer, Tokenizer, build_tokenizer, has_cjk
 
@@ -199,13 +200,12 @@ class Seq2SeqTask:
 
     def loss(self, model: nn.Module, batch: Batch, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
         src_mask = batch["src"] != self.tokenizer.pad_id
-        logits = model(batch["src"], batch["tgt_in"], src_mask=src_mask).logits
-        loss = F.cross_entropy(
-            logits.flatten(0, 1).float(),  # (B, T, V) -> (B*T, V)
-            batch["tgt_out"].flatten(),
-            ignore_index=IGNORE_INDEX,
-            label_smoothing=label_smoothing,
-        )
+        def run(hidden: bool) -> Tensor:
+            if hidden:  # the decoder's final states (B, T, C)
+                return model(batch["src"], batch["tgt_in"], src_mask=src_mask, return_hidden=True).hidden
+            return model(batch["src"], batch["tgt_in"], src_mask=src_mask).logits  # (B, T, V)
+
+        loss = output_loss(model, self.cfg.train.loss_impl, run, batch["tgt_out"], label_smoothing)
         return loss, int((batch["tgt_out"] != IGNORE_INDEX).sum())
 
     @torch.no_grad()

@@ -41,6 +41,7 @@ def stream_payload(s: AttentionStream, row: int = 0) -> dict[str, Any]:
         raise ValueError(f"stream {s.name!r}: {len(s.queries)}x{len(s.keys)} labels for maps of {t}x{k}")
     return {
         "name": s.name,
+        "method": s.method,
         "title": s.title,
         "layers": s.layers,
         "heads": s.heads,

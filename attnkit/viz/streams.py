@@ -25,6 +25,16 @@ STREAM_TITLES = {
     "cross": "cross-attention (decoder → encoder)",
     "rollout": "attention rollout",
 }
+METHOD_TITLES = {
+    "grad_input": "gradient × input",
+    "ig": "integrated gradients",
+    "occlusion": "occlusion (leave one out)",
+    "attention": "attention (last layer)",
+    "rollout": "attention rollout",
+    "value_norm": "value-norm attention ‖αf(x)‖",
+    "attention_grad": "attention × gradient",
+}
+"""Attribution methods (:mod:`attnkit.explain`) by name, as the viewer's method selector shows them."""
 
 _LAYER = re.compile(r"layers\.(\d+)\.")
 
@@ -41,6 +51,8 @@ class AttentionStream:
     """Label of each query position (T), for batch row 0."""
     keys: list[str] = field(default_factory=list)
     """Label of each key position (S), for batch row 0."""
+    method: str = "attention"
+    """``attention`` for attention maps; an attribution method's name for its (R, S) table."""
 
     def __post_init__(self) -> None:
         if self.weights.dim() != 5:
@@ -56,6 +68,8 @@ class AttentionStream:
 
     @property
     def title(self) -> str:
+        if self.method != "attention":
+            return METHOD_TITLES.get(self.method, self.method)
         return STREAM_TITLES.get(self.name, self.name)
 
     def head(self, layer: int, head: int, row: int = 0) -> Tensor:

@@ -172,3 +172,42 @@ def test_per_row_and_log_colour_scales_show_a_near_uniform_map(tmp_path):
         page.select_option(colour, "log")
         assert page.get_attribute("canvas.ak-heatmap", "data-scale") == "log"
         assert by_row > by_map and page.errors == []
+
+
+def test_app_method_selector_redraws_attributions_and_saves_png_and_svg(tiny_checkpoints):
+    models = {"classification": attnkit.load(tiny_checkpoints["classification"])}
+    with live_server(create_app(models)) as url, browser_page() as (page, _):
+        page.goto(url + "/")
+        page.click("#tabs button[data-verb=classify]")
+        page.check("input.attrib")
+        page.fill("textarea", "Who wrote Hamlet ?")
+        page.click("button.go")
+        page.wait_for_selector("#ak-view[data-ready='1']", timeout=60_000)
+        method = "#ak-view select.ak-method"
+        options = page.locator(f"{method} option").all_text_contents()
+        assert options == [
+            "attention maps", "integrated gradients", "occlusion (leave one out)", "gradient × input",
+            "value-norm attention ‖αf(x)‖",
+        ]  # fmt: skip
+
+        def pixels():
+            return page.evaluate(
+                "() => { const c = document.querySelector('canvas.ak-heatmap');"
+                " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                " return [c.dataset.cells, Array.from(d)]; }"
+            )
+
+        cells_attention = pixels()[0]
+        page.select_option(method, "ig")
+        cells_ig, ig = pixels()
+        assert page.locator("#ak-view .ak-row").all_text_contents() == [
+            models["classification"].classify(["Who wrote Hamlet ?"])[0]["label"]
+        ]
+        assert cells_ig == str(len(page.locator("#ak-view .ak-col").all_text_contents())) != cells_attention
+        page.select_option(method, "occlusion")
+        assert pixels()[1] != ig  # a method switch redraws with that method's values
+        page.click("#ak-view button.ak-save-png")
+        assert int(page.get_attribute("#ak-view", "data-saved-png")) > 100
+        page.click("#ak-view button.ak-save-svg")
+        assert page.get_attribute("#ak-view", "data-saved-svg") == cells_ig
+        assert page.errors == []

@@ -92,6 +92,8 @@
     else body.text = text;
     if (verb === "generate") body.max_new_tokens = +form.querySelector("input.ntok").value;
     if (verb === "zero-shot") body.labels = form.querySelector("input.labels").value;
+    const attrib = form.querySelector("input.attrib");
+    if (attrib && attrib.checked) body.methods = ["ig", "occlusion", "grad_input", "value_norm"];
     try {
       const res = verb === "transcribe" ? await upload(form) : await post(verb, body);
       if (verb === "chat") {
@@ -145,6 +147,10 @@
     if (verb === "translate" || verb === "summarize" || verb === "chat" || verb === "transcribe") {
       const l = node("label", { text: "beam " }, row);
       node("input", { class: "beam", type: "number", min: "1", max: "16", placeholder: "recipe" }, l);
+    }
+    if (["generate", "translate", "summarize", "classify"].includes(verb)) {
+      const l = node("label", { text: " attributions " }, row);
+      node("input", { class: "attrib", type: "checkbox", title: "add integrated gradients, occlusion, gradient × input and value-norm attention to the view (slower)" }, l);
     }
     if (verb === "zero-shot") {
       const l = node("label", { text: "labels " }, row);

@@ -78,7 +78,21 @@
       const c = this.controls, st = this.state;
       c.textContent = "";
       const s = this.s;
-      const sSel = select(c, "attention", this.streams.map((x, i) => [i, `${x.title} (${x.T}×${x.S})`]), st.stream);
+      // Method first (attention maps, or an attribution method's output × input table), then
+      // the streams of that method.
+      const methods = [...new Set(this.streams.map((x) => x.method || "attention"))];
+      if (methods.length > 1) {
+        const mSel = select(c, "method", methods.map((m) => [m, m === "attention" ? "attention maps" : this.streams.find((x) => x.method === m).title]), s.method || "attention");
+        mSel.classList.add("ak-method");
+        mSel.onchange = () => {
+          const i = this.streams.findIndex((x) => (x.method || "attention") === mSel.value);
+          Object.assign(st, { stream: i, layer: -1, head: -1, qFrom: 0, kFrom: 0 });
+          if (mSel.value !== "attention") st.view = "heatmap";
+          this.buildControls(); this.draw();
+        };
+      }
+      const mine = this.streams.map((x, i) => [x, i]).filter(([x]) => (x.method || "attention") === (s.method || "attention"));
+      const sSel = select(c, mine.length > 1 ? "attention" : "stream", mine.map(([x, i]) => [i, `${x.title} (${x.T}×${x.S})`]), st.stream);
       sSel.onchange = () => { Object.assign(st, { stream: +sSel.value, layer: -1, head: -1, qFrom: 0, kFrom: 0 }); this.buildControls(); this.draw(); };
       const vSel = select(c, "view", [["heatmap", "heatmap"], ["head", "head view (links)"], ["model", "model view (all heads)"]], st.view);
       vSel.onchange = () => { st.view = vSel.value; this.draw(); };
@@ -93,7 +107,53 @@
       zSel.onchange = () => { st.size = +zSel.value; this.buildControls(); this.draw(); };
       this.slider(c, "queries from", "qFrom", s.T);
       this.slider(c, "keys from", "kFrom", s.S);
+      const png = el("button", { type: "button", class: "ak-save-png", text: "save PNG" }, c);
+      png.onclick = () => this.savePng();
+      const svg = el("button", { type: "button", class: "ak-save-svg", text: "save SVG" }, c);
+      svg.onclick = () => this.saveSvg();
       this.lSel = lSel; this.hSel = hSel;
+    }
+
+    download(name, url) {
+      const a = el("a", { href: url, download: name }, this.root);
+      a.click(); a.remove();
+    }
+
+    // The current view as a PNG: the heatmap's cells (or the links canvas) at their drawn size.
+    savePng() {
+      const src = this.body.querySelector("canvas");
+      if (!src) return;
+      const out = document.createElement("canvas");
+      out.width = src.clientWidth || src.width; out.height = src.clientHeight || src.height;
+      const ctx = out.getContext("2d");
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(src, 0, 0, out.width, out.height);
+      const url = out.toDataURL("image/png");
+      this.root.dataset.savedPng = String(url.length);
+      this.download(`${this.s.name}.png`, url);
+    }
+
+    // The current heatmap window as an SVG: one rect per cell, with the token labels as text.
+    saveSvg() {
+      const st = this.state, s = this.s, w = this.window(), cell = 14, pad = 90;
+      const esc = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+      const rows = w.q1 - w.q0, cols = w.k1 - w.k0;
+      let max = 1e-6;
+      for (let t = w.q0; t < w.q1; t++) for (let k = w.k0; k < w.k1; k++) max = Math.max(max, s.at(st.layer, st.head, t, k));
+      const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${pad + cols * cell}" height="${pad + rows * cell}" font-family="sans-serif" font-size="10">`];
+      parts.push(`<title>${esc(s.title)}</title>`);
+      for (let k = 0; k < cols; k++) parts.push(`<text transform="translate(${pad + k * cell + 10},${pad - 4}) rotate(-60)">${esc(s.keys[w.k0 + k])}</text>`);
+      for (let t = 0; t < rows; t++) {
+        parts.push(`<text x="${pad - 4}" y="${pad + t * cell + 10}" text-anchor="end">${esc(s.queries[w.q0 + t])}</text>`);
+        for (let k = 0; k < cols; k++) {
+          const [r, g, b] = colour(s.at(st.layer, st.head, w.q0 + t, w.k0 + k) / max);
+          parts.push(`<rect x="${pad + k * cell}" y="${pad + t * cell}" width="${cell}" height="${cell}" fill="rgb(${r},${g},${b})"/>`);
+        }
+      }
+      parts.push("</svg>");
+      const text = parts.join("");
+      this.root.dataset.savedSvg = String(rows * cols);
+      this.download(`${s.name}.svg`, "data:image/svg+xml;charset=utf-8," + encodeURIComponent(text));
     }
 
     slider(parent, label, key, n) {
