@@ -34,7 +34,8 @@ def study_inputs(lm: Any, n: int, *, prompt_chars: int = 48) -> list[str]:
             text[i : i + prompt_chars] for i in range(0, step * n, step) if text[i : i + prompt_chars].strip()
         ][:n]
     raise ValueError(
-        f"the faithfulness study runs on classifiers, translation/summarization models and LMs, not {lm.cfg.task!r}"
+        "the faithfulness study runs on classifiers, translation/summarization models and LMs, "
+        f"not {lm.cfg.task!r}"
     )
 
 
