@@ -230,12 +230,12 @@ def bench_smollm2(args) -> str:
     per = interleave({n: (lambda e=e: e(ids)) for n, e in engines.items()}, args.rounds)
     vs_hf = ratios(per, "HF transformers fp32") if "HF transformers fp32" in per else {}
     vs_llama = ratios(per, "llama.cpp Q8_0") if "llama.cpp Q8_0" in per else {}
-    rss = {n: child_rss("smollm2", n, args.threads) for n in engines}
+    rss = {n: child_rss("smollm2", n, args.threads, ids) for n in engines}
     lines = [
         f"SmolLM2-135M-Instruct, greedy, batch 1, {NEW_TOKENS} new tokens after a {PROMPT_TOKENS}-token "
         f"prompt, {args.threads} threads, median of {args.rounds} interleaved rounds.",
         "",
-        "| engine | tok/s | vs HF fp32 | vs llama.cpp Q8_0 | tokens equal to attnkit fp32 | peak RSS |",
+        "| engine | tok/s | vs HF fp32 | vs llama.cpp Q8_0 | tokens equal to attnkit fp32 | peak RSS (process) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for n, t in per.items():
@@ -277,9 +277,9 @@ def perplexity(lm, text: str, max_tokens: int, window: int = 512) -> float:
 
 def bench_quality(args) -> str:
     import attnkit
-    from attnkit.data.datasets import load_dataset
 
-    text = load_dataset("wikitext-2-raw")["valid"]
+    root = Path(os.environ.get("ATTNKIT_DATA", HERE.parent.parent / "shared" / "data"))
+    text = (root / "wikitext-2-raw" / "wiki.valid.raw").read_text(encoding="utf-8")
     modes = {
         "fp32": ("none", False),
         "int8": ("int8", False),
@@ -480,22 +480,30 @@ def bench_minilm(args) -> str:
 
 
 # --- memory: one engine per fresh process --------------------------------------------------------
-def child_rss(section: str, engine: str, threads: int) -> str:
-    cmd = [sys.executable, __file__, "--child", section, engine, "--threads", str(threads)]
+def child_rss(section: str, engine: str, threads: int, ids: list[int]) -> str:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        section,
+        engine,
+        "--threads",
+        str(threads),
+        "--ids",
+        json.dumps(ids),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     return res.stdout.strip().splitlines()[-1] if res.returncode == 0 else "n/a"
 
 
-def child(section: str, engine: str, threads: int) -> None:
+def child(section: str, engine: str, threads: int, ids: list[int]) -> None:
+    """Load one engine and generate once in this fresh process; print its peak RSS (the whole
+    process: Python and the imported libraries included)."""
     torch.set_num_threads(threads)
-    import attnkit
-
-    ids = smol_prompt(attnkit.load("smollm2").tokenizer) if section == "smollm2" else []
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run = smol_engines(threads, [engine])[engine]
     run(ids)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{peak / 1024:.0f} MiB ({(peak - before) / 1024:.0f} for the engine)")
+    print(f"{peak / 1024:.0f} MiB")
 
 
 SECTIONS = {
@@ -514,10 +522,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--ppl-tokens", type=int, default=32768)
     ap.add_argument("--child", nargs=2, metavar=("SECTION", "ENGINE"))
+    ap.add_argument("--ids", default="[]", help="--child: the prompt's token ids (JSON)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if args.child:
-        child(*args.child, args.threads)
+        child(*args.child, args.threads, json.loads(args.ids))
         return 0
     torch.set_num_threads(args.threads)
     store = HERE / "results" / "cpu_inference.json"
