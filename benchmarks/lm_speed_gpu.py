@@ -157,7 +157,7 @@ def bench_attention(lengths: list[int], rounds: int) -> list[dict]:
             torch.randn(1, 12, t, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
             for _ in range(3)
         )
-        for name in ("reference", "sdpa", "tiled", "linear"):
+        for name in ("reference", "sdpa", "tiled", "linear", "triton"):
             if name in ("reference", "tiled") and t > 16384:
                 continue  # fp32 (T, T) scores at 32k are 48 GiB; tiled's Python loop takes seconds
             fn = get_backend(name)
@@ -302,7 +302,7 @@ def markdown(res: dict) -> str:
             "| backend | pass | " + " | ".join(f"T={t:,}" for t in ts) + " |",
             "|---|---|" + "---|" * len(ts),
         ]
-        for name in ("reference", "sdpa", "tiled", "linear"):
+        for name in ("reference", "sdpa", "tiled", "linear", "triton"):
             for mode in ("fwd", "fwd+bwd"):
                 cells = []
                 for t in ts:

@@ -8,6 +8,11 @@ import pytest
 import torch
 from hypothesis import settings
 
+# The triton attention backend runs on the CPU only under Triton's interpreter, which Triton reads
+# when its kernels are first defined: set it before any test can reach them.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 # CI runs the same examples every time (a red CI must be reproducible); local runs explore.
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):

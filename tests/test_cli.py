@@ -30,10 +30,10 @@ def test_backends_command_lists_registry(capsys):
     assert main(["backends"]) == 0
     rows = capsys.readouterr().out.splitlines()
     names = [r.split()[0] for r in rows[1:]]
-    assert names == ["linear", "reference", "sdpa", "tiled", "local:<W>"]
+    assert names == ["linear", "reference", "sdpa", "tiled", "triton", "local:<W>"]
     assert re.match(r"reference\s+True\s+True\s+True\s+True", rows[2])
     assert re.match(r"linear\s+True\s+False\s+True\s+False", rows[1])
-    assert "sliding-window attention, e.g. local:64" in rows[5]
+    assert "sliding-window attention, e.g. local:64" in rows[6]
 
 
 def test_console_entry_point_runs():

@@ -1,6 +1,6 @@
 """Attention core: the backend registry, its backends, capture, KV cache and positions."""
 
-from attnkit.attention import linear, reference, sdpa, tiled  # noqa: F401  (registers the backends)
+from attnkit.attention import linear, reference, sdpa, tiled, triton_flash  # noqa: F401  (registers the backends)
 from attnkit.attention.capture import AttentionCapture, capture_attention, current_capture
 from attnkit.attention.kv_cache import KVCache, LayerKVCache, StaticKV
 from attnkit.attention.positional import LearnedPositions, RotaryEmbedding, SinusoidalPositions
