@@ -297,6 +297,14 @@ def bench_quality(args) -> str:
             ref_tokens = toks
         agree[name] = sum(a == b for a, b in zip(ref_tokens, toks, strict=True))
         print(name, ppl.get(name), agree[name], flush=True)
+    # The peers' 8-bit paths on the same prompts, for scale: how often does any 8-bit engine keep
+    # fp32's 32 greedy tokens?
+    tok = attnkit.load("smollm2").tokenizer
+    for name, engine in smol_engines(args.threads, ["llama.cpp Q8_0", "CTranslate2 int8"]).items():
+        toks = [engine(tok.encode(p), 32) for p in QUALITY_PROMPTS]
+        agree[name] = sum(a == b for a, b in zip(ref_tokens, toks, strict=True))
+        modes[name] = None
+        print(name, agree[name], flush=True)
     lines = [
         f"SmolLM2-135M-Instruct quality per path: WikiText-2 raw validation perplexity over its first "
         f"{args.ppl_tokens:,} tokens (512-token windows); greedy continuations of 32 tokens identical to "
@@ -307,7 +315,7 @@ def bench_quality(args) -> str:
     ]
     for name in modes:
         p = ppl.get(name)
-        cell = f"{p:.3f} | {100 * (p / ppl['fp32'] - 1):+.2f}%" if p else "(same weights as int8) | –"
+        cell = f"{p:.3f} | {100 * (p / ppl['fp32'] - 1):+.2f}%" if p else "– | –"
         lines.append(f"| {name} | {cell} | {agree[name]}/20 |")
     return "\n".join(lines)
 
