@@ -235,7 +235,8 @@ def bench_smollm2(args) -> str:
         f"SmolLM2-135M-Instruct, greedy, batch 1, {NEW_TOKENS} new tokens after a {PROMPT_TOKENS}-token "
         f"prompt, {args.threads} threads, median of {args.rounds} interleaved rounds.",
         "",
-        "| engine | tok/s | vs HF fp32 | vs llama.cpp Q8_0 | tokens equal to attnkit fp32 | peak RSS (process) |",
+        "| engine | tok/s | vs HF fp32 | vs llama.cpp Q8_0 | tokens equal to attnkit fp32 "
+        "| peak RSS (process) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for n, t in per.items():
