@@ -34,7 +34,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -44,24 +43,11 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
+from lm_speed import interleave  # noqa: E402  (round-robin, order rotated per round)
 from results_md import update_section  # noqa: E402
 
 WORK = Path(os.environ.get("ATTNKIT_BENCH_DIR", Path.home() / ".cache" / "attnkit" / "bench"))
 PROMPT_TOKENS, NEW_TOKENS = 32, 128
-
-
-def interleave(fns: dict, rounds: int) -> dict[str, list[float]]:
-    """Seconds per call of each fn, round-robin with the order rotated every round."""
-    names = list(fns)
-    per = {n: [] for n in names}
-    for fn in fns.values():
-        fn()  # warm-up (and the compile of a compiled step)
-    for r in range(rounds):
-        for n in names[r % len(names) :] + names[: r % len(names)]:
-            t0 = time.perf_counter()
-            fns[n]()
-            per[n].append(time.perf_counter() - t0)
-    return per
 
 
 def ratios(per: dict, anchor: str) -> dict[str, float]:
