@@ -17,6 +17,7 @@ _WHERE = {
     "Decoder": "attnkit.models", "Encoder": "attnkit.models", "EncoderDecoder": "attnkit.models",
     "ModelOutput": "attnkit.models", "model_config": "attnkit.models",
     "few_shot": "attnkit.quick", "show_attention": "attnkit.quick", "zero_shot": "attnkit.quick",
+    "explain": "attnkit.attribution",
 }  # fmt: skip
 
 
@@ -44,6 +45,7 @@ __all__ = [
     "RunConfig",
     "__version__",
     "capture_attention",
+    "explain",
     "few_shot",
     "get_backend",
     "list_backends",

@@ -90,7 +90,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def _cmd_faithfulness(args: argparse.Namespace) -> int:
     from attnkit.api import load
-    from attnkit.explain.study import run_study
+    from attnkit.attribution.study import run_study
 
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     lm = load(args.ckpt, device=args.device)

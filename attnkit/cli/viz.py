@@ -8,8 +8,8 @@ from pathlib import Path
 from attnkit.cli.options import COUNT, add_device, number
 
 METHODS = ("grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad")
-"""``attnkit.explain.METHODS``, written out so that building the parser does not import torch
-(tests/viz/test_explain_cli.py checks that they agree)."""
+"""``attnkit.attribution.METHODS``, written out so that building the parser does not import torch
+(tests/attribution/test_faithfulness.py checks that they agree)."""
 
 
 def parse_indices(text: str | None, what: str) -> list[int] | None:
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     for method in args.method or []:
         if args.audio or args.quantize != "none":
             raise ValueError("--method explains text inputs of an unquantized model; drop --audio/--quantize")
-        from attnkit.explain import explain
+        from attnkit.attribution import explain
 
         a = explain(lm, text, method, max_new_tokens=args.max_new_tokens or 16)
         view.streams[f"attr_{method}"] = a.stream()

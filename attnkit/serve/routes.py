@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 METHODS = ("grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad")
 Method = Literal["grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad"]
-"""attnkit.explain.METHODS (tests/serve/test_app.py checks that they agree)."""
+"""attnkit.attribution.METHODS (tests/serve/test_app.py checks that they agree)."""
 
 
 class TaskRequest(BaseModel):
@@ -137,7 +137,7 @@ def run_task(
         view = inspect_attention(lm, **kw)
         payload = view_payload(view)
         if methods:
-            from attnkit.explain import explain
+            from attnkit.attribution import explain
 
             for m in methods:
                 a = explain(lm, kw["text"], m, max_new_tokens=min(kw.get("max_new_tokens") or 16, 16))

@@ -34,7 +34,7 @@ METHOD_TITLES = {
     "value_norm": "value-norm attention ‖αf(x)‖",
     "attention_grad": "attention × gradient",
 }
-"""Attribution methods (:mod:`attnkit.explain`) by name, as the viewer's method selector shows them."""
+"""Attribution methods (:mod:`attnkit.attribution`) by name, as the viewer's method selector shows them."""
 
 _LAYER = re.compile(r"layers\.(\d+)\.")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from attnkit.explain import METHODS, TITLES, attribute
-from attnkit.explain.faithfulness import FRACTIONS, Curves, curves, random_scores
-from attnkit.explain.target import build_target
+from attnkit.attribution import METHODS, TITLES, attribute
+from attnkit.attribution.faithfulness import FRACTIONS, Curves, curves, random_scores
+from attnkit.attribution.target import build_target
 
 
 def study_inputs(lm: Any, n: int, *, prompt_chars: int = 48) -> list[str]:

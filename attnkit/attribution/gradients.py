@@ -13,7 +13,7 @@ most ``batch`` copies of the input, whatever the number of rows or integration s
 - ``occlusion``: ``f_r(e) - f_r(e with token j's embedding set to the baseline)``, one token at a
   time (leave-one-out on the embedding, so positions and masks are unchanged).
 
-``f_r`` is the log-probability of output row ``r`` (see :mod:`attnkit.explain.target`).
+``f_r`` is the log-probability of output row ``r`` (see :mod:`attnkit.attribution.target`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnkit.explain.target import Target
+from attnkit.attribution.target import Target
 
 
 def _row_grads(t: Target, embeds: Tensor, rows: Tensor) -> Tensor:

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from attnkit.api import load
+from attnkit.attribution import METHODS, build_target
+from attnkit.attribution.faithfulness import FRACTIONS, Curves, curves, random_scores
+from attnkit.attribution.target import swap_embeddings
 from attnkit.cli.main import main
-from attnkit.explain import METHODS, build_target
-from attnkit.explain.faithfulness import FRACTIONS, Curves, curves, random_scores
-from attnkit.explain.target import swap_embeddings
 
 
 @pytest.mark.parametrize("task", ["classification", "translation"])

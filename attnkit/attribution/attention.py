@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.attention.reference import reference_attention
-from attnkit.explain.target import Target
+from attnkit.attribution.target import Target
 from attnkit.models.seq2seq import EncoderDecoder
 from attnkit.viz.rollout import attention_rollout
 from attnkit.viz.streams import capture_streams

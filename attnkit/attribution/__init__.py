@@ -1,11 +1,11 @@
 """Attributions: which input tokens a prediction rests on, by seven methods on one table.
 
-``attnkit.explain(lm, text, method="ig", target=None)`` returns an :class:`Attribution`: scores
+``attnkit.attribution(lm, text, method="ig", target=None)`` returns an :class:`Attribution`: scores
 ``(R, S)``, one row per explained output (the label; each continuation or target token) and one
 column per input token, with both sides' labels. Methods (see ``gradients.py`` and
 ``attention.py``): ``grad_input``, ``ig``, ``occlusion``, ``attention``, ``rollout``,
 ``value_norm``, ``attention_grad``. ``attnkit study faithfulness`` measures which of them the
-model's own predictions bear out (:mod:`attnkit.explain.faithfulness`).
+model's own predictions bear out (:mod:`attnkit.attribution.faithfulness`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attnkit.explain import attention as attention_methods
-from attnkit.explain import gradients
-from attnkit.explain.target import Target, build_target
+from attnkit.attribution import attention as attention_methods
+from attnkit.attribution import gradients
+from attnkit.attribution.target import Target, build_target
 from attnkit.viz.streams import METHOD_TITLES
 
 METHODS = ("grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad")

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from attnkit.api import load
-from attnkit.explain import METHODS, attribute, build_target, explain
-from attnkit.explain import attention as attn
-from attnkit.explain.gradients import grad_input, integrated_gradients, occlusion
-from attnkit.explain.target import swap_embeddings
+from attnkit.attribution import METHODS, attribute, build_target, explain
+from attnkit.attribution import attention as attn
+from attnkit.attribution.gradients import grad_input, integrated_gradients, occlusion
+from attnkit.attribution.target import swap_embeddings
 from attnkit.viz.streams import capture_streams
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from attnkit.explain.target import Target
+from attnkit.attribution.target import Target
 
 FRACTIONS = [k / 10 for k in range(11)]
 
