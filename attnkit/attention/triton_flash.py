@@ -55,7 +55,7 @@ def _kernels():
         raise ValueError("the triton attention backend needs Triton: pip install triton") from exc
 
     @triton.jit
-    def fwd(Q, K, V, M, O, LSE, sq, sk, sv, sm, so, H, G, T, S, D, scale,
+    def fwd(Q, K, V, M, Out, LSE, sq, sk, sv, sm, so, H, G, T, S, D, scale,
             HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr, BT: tl.constexpr, BS: tl.constexpr,
             BD: tl.constexpr):  # fmt: skip
         # This program: queries [t0, t0 + BT) of batch b, head h (key/value head h // G).
@@ -101,20 +101,21 @@ def _kernels():
         seen = l_i > 0
         out = tl.where(seen[:, None], acc / tl.where(seen, l_i, 1.0)[:, None], 0.0)
         lse = tl.where(seen, m_i + tl.log(tl.where(seen, l_i, 1.0)), float("inf"))
-        tl.store(O + b * so[0] + h * so[1] + rt[:, None] * so[2] + rd[None, :], out.to(O.dtype.element_ty),
-                 mask=(rt[:, None] < T) & (rd[None, :] < D))  # fmt: skip
+        o_at = b * so[0] + h * so[1] + rt[:, None] * so[2] + rd[None, :]
+        tl.store(Out + o_at, out.to(Out.dtype.element_ty), mask=(rt[:, None] < T) & (rd[None, :] < D))
         tl.store(LSE + (b * H + h) * T + rt, lse, mask=rt < T)
 
     @triton.jit
-    def _tile_probs(q, k, rt, rs, lse, M, b, h, sm, T, S, scale, HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr):
+    def _tile_probs(q, k, rt, rs, lse, M, b, h, sm, T, S, scale,
+                    HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr):  # fmt: skip
         """The (BT, BS) probabilities of one tile, recomputed from the saved log-sum-exp."""
         s = tl.dot(q, tl.trans(k)).to(tl.float32) * scale
         ok = (rt[:, None] < T) & (rs[None, :] < S)
         if CAUSAL:
             ok = ok & (rs[None, :] <= rt[:, None] + S - T)
         if HAS_MASK:
-            mk = tl.load(M + b * sm[0] + h * sm[1] + rt[:, None] * sm[2] + rs[None, :] * sm[3], mask=ok, other=0)
-            ok = ok & (mk != 0)
+            at = M + b * sm[0] + h * sm[1] + rt[:, None] * sm[2] + rs[None, :] * sm[3]
+            ok = ok & (tl.load(at, mask=ok, other=0) != 0)
         return tl.where(ok, tl.exp(s - lse[:, None]), 0.0)
 
     # Kernels find the functions they call among their module's globals (here, as for any
@@ -145,8 +146,10 @@ def _kernels():
             for t0 in range(lo, T, BT):
                 rt = t0 + tl.arange(0, BT)
                 q_ok = (rt[:, None] < T) & (rd[None, :] < D)
-                q = tl.load(Q + b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :], mask=q_ok, other=0.0)
-                do = tl.load(DO + b * so[0] + h * so[1] + rt[:, None] * so[2] + rd[None, :], mask=q_ok, other=0.0)
+                q_at = b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :]
+                do_at = b * so[0] + h * so[1] + rt[:, None] * so[2] + rd[None, :]
+                q = tl.load(Q + q_at, mask=q_ok, other=0.0)
+                do = tl.load(DO + do_at, mask=q_ok, other=0.0)
                 lse = tl.load(LSE + (b * H + h) * T + rt, mask=rt < T, other=float("inf"))
                 delta = tl.load(DELTA + (b * H + h) * T + rt, mask=rt < T, other=0.0)
                 p = _tile_probs(q, k, rt, rs, lse, M, b, h, sm, T, S, scale, HAS_MASK, CAUSAL)
@@ -154,8 +157,10 @@ def _kernels():
                 dp = tl.dot(do, tl.trans(v)).to(tl.float32)  # dP = dO Vᵀ
                 ds = p * (dp - delta[:, None])  # softmax backward: dS = P ∘ (dP - rowsum(dO ∘ O))
                 dk += tl.dot(tl.trans(ds.to(q.dtype)), q).to(tl.float32) * scale  # dK = dSᵀ Q · scale
-        tl.store(DK + b * sk[0] + hk * sk[1] + rs[:, None] * sk[2] + rd[None, :], dk.to(DK.dtype.element_ty), mask=kv_ok)
-        tl.store(DV + b * sv[0] + hk * sv[1] + rs[:, None] * sv[2] + rd[None, :], dv.to(DV.dtype.element_ty), mask=kv_ok)
+        k_at = b * sk[0] + hk * sk[1] + rs[:, None] * sk[2] + rd[None, :]
+        v_at = b * sv[0] + hk * sv[1] + rs[:, None] * sv[2] + rd[None, :]
+        tl.store(DK + k_at, dk.to(DK.dtype.element_ty), mask=kv_ok)
+        tl.store(DV + v_at, dv.to(DV.dtype.element_ty), mask=kv_ok)
 
     @triton.jit
     def bwd_q(Q, K, V, M, DO, LSE, DELTA, DQ, sq, sk, sv, sm, so, H, G, T, S, D, scale,
@@ -186,7 +191,8 @@ def _kernels():
             dp = tl.dot(do, tl.trans(v)).to(tl.float32)
             ds = p * (dp - delta[:, None])
             dq += tl.dot(ds.to(k.dtype), k).to(tl.float32) * scale  # dQ = dS K · scale
-        tl.store(DQ + b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :], dq.to(DQ.dtype.element_ty), mask=q_ok)
+        q_at = b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :]
+        tl.store(DQ + q_at, dq.to(DQ.dtype.element_ty), mask=q_ok)
 
     return triton, fwd, bwd_kv, bwd_q
 
