@@ -5,10 +5,11 @@ Each row of the input is quantized on the fly in blocks of :data:`BLOCK` values,
 block (as llama.cpp's Q8_0 does with blocks of 32): with one scale per whole row, the outlier
 features of an LM's activations flattened the rest and SmolLM2's greedy tokens left fp32's after
 2 of 32; with 64-blocks all 32 stayed. The block products are exact int32 sums, rescaled in fp32:
-``y = sw · Σ_b sx_b · (xq_b · wq_b) (+ b)``. On CPUs with AVX512-VNNI this runs attnkit's own
-kernel (``layers/kernels/int8_linear.cpp``); elsewhere the same quantized values are multiplied
-in fp32 by PyTorch (:meth:`Int8Linear.reference`), equal to the kernel up to float summation
-order. Why W8A8 and not weight-only int8: on this project's CPU (AMD EPYC, AVX512-VNNI, 2
+``y = sw · Σ_b sx_b · (xq_b · wq_b) (+ b)``, for calls of up to :data:`DENSE_ROWS` rows (batch-1
+and small-batch decoding; larger calls use the dense kernels). On CPUs with AVX512-VNNI this
+runs attnkit's own kernel (``layers/kernels/int8_linear.cpp``); elsewhere the same quantized
+values are multiplied in fp32 by PyTorch (:meth:`Int8Linear.reference`), equal to the kernel up
+to float summation order. Why W8A8 and not weight-only int8: on this project's CPU (AMD EPYC, AVX512-VNNI, 2
 threads) SmolLM2-135M's 211 matrices at batch 1 took 7–9 ms with the kernel, 9.0 with fbgemm's
 dynamic int8 (deprecated with ``torch.ao``), 12.8 with ``aten._weight_int8pack_mm`` and bf16
 activations, 25.0 in bf16 and 47.7 in fp32 (benchmarks/RESULTS.md, "CPU inference").
@@ -22,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from attnkit.layers.kernels import int8_extension
+from attnkit.layers.kernels import cpu_has_fast_bf16, int8_extension
 
 QUANTIZE_MODES = ("none", "int8", "bf16")
 """What ``--quantize`` and ``attnkit.load(..., quantize=...)`` accept."""
@@ -30,6 +31,11 @@ QUANTIZE_MODES = ("none", "int8", "bf16")
 
 BLOCK = 64
 """Activation values that share one int8 scale (one 64-byte VNNI register)."""
+DENSE_ROWS = 16
+"""Above this many rows per call (a prompt, an encoder batch, beam search) the CPU multiplies the
+dequantized weights with its dense bf16/fp32 kernels: there the work is compute-bound and those
+kernels are faster than int8 dot products with per-block scales (which cost as many instructions
+per value as fp32's). At or below it (decoding) the int8 kernel reads a quarter of the bytes."""
 
 
 def quantize_rows(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -77,9 +83,19 @@ class Int8Linear(nn.Module):
         return cls(linear.weight, linear.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.device.type == "cpu" and x.numel() > DENSE_ROWS * self.in_features:
+            return self.dense(x)
         if self.use_kernel and x.device.type == "cpu":
             return torch.ops.attnkit.int8_linear(x, self.qweight, self.scale, self.bias)
         return self.reference(x)
+
+    def dense(self, x: Tensor) -> Tensor:
+        """Many rows: the int8 weights dequantized for this call (bf16 where the CPU multiplies
+        bf16 natively, else fp32) and the activations unquantized, through the dense GEMM."""
+        dt = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+        w = self.qweight.to(dt) * self.scale.to(dt)[:, None]  # (N, K), freed after the call
+        y = nn.functional.linear(x.to(dt), w).to(x.dtype)
+        return y if self.bias is None else y + self.bias.to(x.dtype)
 
     def reference(self, x: Tensor) -> Tensor:
         """The same quantized values multiplied by PyTorch in fp32 (any device): each product of

@@ -67,13 +67,19 @@ def test_pytorch_path_equals_the_block_arithmetic(k, bias):
 def test_kernel_equals_the_block_arithmetic(m, k, bias):
     layer = Int8Linear.from_linear(nn.Linear(k, 131, bias=bias))
     assert layer.use_kernel
+
+    def kernel(x):  # the op itself: the layer sends calls of over DENSE_ROWS rows elsewhere
+        return torch.ops.attnkit.int8_linear(x, layer.qweight, layer.scale, layer.bias)
+
     x = torch.randn(2, m, k) * 3
     x[1, -1, : k // 2] *= 50  # outliers in the first half of a row
     want = _exact(layer, x)
     # Only the order of the fp32 block additions differs: a few ulp of the output's scale.
-    assert torch.allclose(layer(x).double(), want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+    assert torch.allclose(kernel(x).double(), want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+    if 2 * m <= quant.DENSE_ROWS:
+        assert torch.equal(layer(x), kernel(x))
     x[0, 0] = 0  # an all-zero row: scale 1, output = bias
-    out = layer(x)
+    out = kernel(x)
     assert torch.equal(out[0, 0], layer.bias if bias else torch.zeros(131))
 
 
@@ -117,3 +123,17 @@ def test_modes_are_the_cli_choices():
 
     assert quant.QUANTIZE_MODES == QUANTIZE_MODES == ("none", "int8", "bf16")
     assert set(quant.QUANTIZED_LINEAR) == {"int8", "bf16"}
+
+
+@pytest.mark.parametrize("fast_bf16", [True, False])
+def test_many_rows_use_the_dense_kernel_on_dequantized_weights(monkeypatch, fast_bf16):
+    monkeypatch.setattr(quant, "cpu_has_fast_bf16", lambda: fast_bf16)
+    layer = Int8Linear.from_linear(nn.Linear(96, 40))
+    dt = torch.bfloat16 if fast_bf16 else torch.float32
+    w = layer.qweight.to(dt) * layer.scale.to(dt)[:, None]
+    x = torch.randn(2, quant.DENSE_ROWS, 96)  # 32 rows: above the threshold
+    want = nn.functional.linear(x.to(dt), w).float() + layer.bias
+    assert torch.equal(layer(x), want)
+    small = x[:1, :3]  # 3 rows: the int8 path, not this one
+    assert not torch.equal(layer(small), nn.functional.linear(small.to(dt), w).float() + layer.bias)
+    assert torch.allclose(layer(small), layer.reference(small), rtol=1e-5, atol=1e-5)

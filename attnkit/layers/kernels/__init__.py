@@ -33,6 +33,11 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU multiplies bf16 natively (AMX-BF16 or AVX512-BF16)."""
+    return any(flag in cpu_flags() for flag in ("amx_bf16", "avx512_bf16"))
+
+
 @functools.cache
 def int8_extension() -> bool:
     """True once ``torch.ops.attnkit.int8_linear`` is built and loaded; False where it cannot run
