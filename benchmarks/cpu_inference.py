@@ -30,7 +30,6 @@ import copy
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -497,8 +496,11 @@ def child(section: str, engine: str, threads: int, ids: list[int]) -> None:
     torch.set_num_threads(threads)
     run = smol_engines(threads, [engine])[engine]
     run(ids)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{peak / 1024:.0f} MiB")
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec,
+    # so a child of this (multi-GB) process would report the parent's peak.
+    status = Path("/proc/self/status").read_text()
+    peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+    print(f"{peak_kib / 1024:.0f} MiB")
 
 
 SECTIONS = {
