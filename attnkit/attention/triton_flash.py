@@ -57,7 +57,7 @@ def _kernels():
     @triton.jit
     def fwd(Q, K, V, M, Out, LSE, sq, sk, sv, sm, so, H, G, T, S, D, scale,
             HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr, BT: tl.constexpr, BS: tl.constexpr,
-            BD: tl.constexpr):  # fmt: skip
+            BD: tl.constexpr, F32: tl.constexpr):  # fmt: skip
         # This program: queries [t0, t0 + BT) of batch b, head h (key/value head h // G).
         t0 = tl.program_id(0) * BT
         b = tl.program_id(1) // H
@@ -67,6 +67,8 @@ def _kernels():
         rd = tl.arange(0, BD)
         q = tl.load(Q + b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :],
                     mask=(rt[:, None] < T) & (rd[None, :] < D), other=0.0)  # fmt: skip
+        if F32:  # under the interpreter (see _interpreting)
+            q = q.to(tl.float32)
         # Running max, normaliser and weighted sum of the online softmax, per query row.
         m_i = tl.full([BT], float("-inf"), tl.float32)
         l_i = tl.zeros([BT], tl.float32)
@@ -78,8 +80,12 @@ def _kernels():
             rs = s0 + tl.arange(0, BS)
             k = tl.load(K + b * sk[0] + hk * sk[1] + rs[:, None] * sk[2] + rd[None, :],
                         mask=(rs[:, None] < S) & (rd[None, :] < D), other=0.0)  # fmt: skip
+            if F32:  # under the interpreter (see _interpreting)
+                k = k.to(tl.float32)
             v = tl.load(V + b * sv[0] + hk * sv[1] + rs[:, None] * sv[2] + rd[None, :],
                         mask=(rs[:, None] < S) & (rd[None, :] < D), other=0.0)  # fmt: skip
+            if F32:  # under the interpreter (see _interpreting)
+                v = v.to(tl.float32)
             s = tl.dot(q, tl.trans(k)).to(tl.float32) * scale  # (BT, BS) scores
             ok = (rt[:, None] < T) & (rs[None, :] < S)
             if CAUSAL:
@@ -125,7 +131,7 @@ def _kernels():
     @triton.jit
     def bwd_kv(Q, K, V, M, DO, LSE, DELTA, DK, DV, sq, sk, sv, sm, so, H, G, T, S, D, scale,
                HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr, BT: tl.constexpr, BS: tl.constexpr,
-               BD: tl.constexpr):  # fmt: skip
+               BD: tl.constexpr, F32: tl.constexpr):  # fmt: skip
         # This program: keys [s0, s0 + BS) of batch b, key/value head hk, summed over its G heads.
         s0 = tl.program_id(0) * BS
         hkv = H // G
@@ -135,7 +141,11 @@ def _kernels():
         rd = tl.arange(0, BD)
         kv_ok = (rs[:, None] < S) & (rd[None, :] < D)
         k = tl.load(K + b * sk[0] + hk * sk[1] + rs[:, None] * sk[2] + rd[None, :], mask=kv_ok, other=0.0)
+        if F32:  # under the interpreter (see _interpreting)
+            k = k.to(tl.float32)
         v = tl.load(V + b * sv[0] + hk * sv[1] + rs[:, None] * sv[2] + rd[None, :], mask=kv_ok, other=0.0)
+        if F32:  # under the interpreter (see _interpreting)
+            v = v.to(tl.float32)
         dk = tl.zeros([BS, BD], tl.float32)
         dv = tl.zeros([BS, BD], tl.float32)
         lo = 0
@@ -149,7 +159,11 @@ def _kernels():
                 q_at = b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :]
                 do_at = b * so[0] + h * so[1] + rt[:, None] * so[2] + rd[None, :]
                 q = tl.load(Q + q_at, mask=q_ok, other=0.0)
+                if F32:  # under the interpreter (see _interpreting)
+                    q = q.to(tl.float32)
                 do = tl.load(DO + do_at, mask=q_ok, other=0.0)
+                if F32:  # under the interpreter (see _interpreting)
+                    do = do.to(tl.float32)
                 lse = tl.load(LSE + (b * H + h) * T + rt, mask=rt < T, other=float("inf"))
                 delta = tl.load(DELTA + (b * H + h) * T + rt, mask=rt < T, other=0.0)
                 p = _tile_probs(q, k, rt, rs, lse, M, b, h, sm, T, S, scale, HAS_MASK, CAUSAL)
@@ -165,7 +179,7 @@ def _kernels():
     @triton.jit
     def bwd_q(Q, K, V, M, DO, LSE, DELTA, DQ, sq, sk, sv, sm, so, H, G, T, S, D, scale,
               HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr, BT: tl.constexpr, BS: tl.constexpr,
-              BD: tl.constexpr):  # fmt: skip
+              BD: tl.constexpr, F32: tl.constexpr):  # fmt: skip
         # This program: dQ for queries [t0, t0 + BT) of batch b, head h.
         t0 = tl.program_id(0) * BT
         b = tl.program_id(1) // H
@@ -175,7 +189,11 @@ def _kernels():
         rd = tl.arange(0, BD)
         q_ok = (rt[:, None] < T) & (rd[None, :] < D)
         q = tl.load(Q + b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :], mask=q_ok, other=0.0)
+        if F32:  # under the interpreter (see _interpreting)
+            q = q.to(tl.float32)
         do = tl.load(DO + b * so[0] + h * so[1] + rt[:, None] * so[2] + rd[None, :], mask=q_ok, other=0.0)
+        if F32:  # under the interpreter (see _interpreting)
+            do = do.to(tl.float32)
         lse = tl.load(LSE + (b * H + h) * T + rt, mask=rt < T, other=float("inf"))
         delta = tl.load(DELTA + (b * H + h) * T + rt, mask=rt < T, other=0.0)
         dq = tl.zeros([BT, BD], tl.float32)
@@ -186,7 +204,11 @@ def _kernels():
             rs = s0 + tl.arange(0, BS)
             kv_ok = (rs[:, None] < S) & (rd[None, :] < D)
             k = tl.load(K + b * sk[0] + hk * sk[1] + rs[:, None] * sk[2] + rd[None, :], mask=kv_ok, other=0.0)
+            if F32:  # under the interpreter (see _interpreting)
+                k = k.to(tl.float32)
             v = tl.load(V + b * sv[0] + hk * sv[1] + rs[:, None] * sv[2] + rd[None, :], mask=kv_ok, other=0.0)
+            if F32:  # under the interpreter (see _interpreting)
+                v = v.to(tl.float32)
             p = _tile_probs(q, k, rt, rs, lse, M, b, h, sm, T, S, scale, HAS_MASK, CAUSAL)
             dp = tl.dot(do, tl.trans(v)).to(tl.float32)
             ds = p * (dp - delta[:, None])
@@ -195,6 +217,12 @@ def _kernels():
         tl.store(DQ + q_at, dq.to(DQ.dtype.element_ty), mask=q_ok)
 
     return triton, fwd, bwd_kv, bwd_q
+
+
+def _interpreting() -> bool:
+    """Under Triton's CPU interpreter, tiles are upcast to fp32 before ``tl.dot``: its bf16 dot
+    returns garbage (Triton 3.9). On a GPU the dots run in the input dtype, accumulating in fp32."""
+    return os.environ.get("TRITON_INTERPRET") == "1"
 
 
 def _check_device(q: Tensor) -> None:
@@ -227,7 +255,8 @@ class _FlashAttention(torch.autograd.Function):
         blk = _block(q)
         grid = (triton.cdiv(t, blk), b * h)
         fwd[grid](q, k, v, m, o, lse, q.stride(), k.stride(), v.stride(), sm, o.stride(), h, g, t, s, d,
-                  scale, HAS_MASK=mask is not None, CAUSAL=causal, BT=blk, BS=blk, BD=bd)  # fmt: skip
+                  scale, HAS_MASK=mask is not None, CAUSAL=causal, BT=blk, BS=blk, BD=bd,
+                  F32=_interpreting())  # fmt: skip
         ctx.save_for_backward(q, k, v, o, lse, m)
         ctx.meta = (causal, scale, mask is not None, sm, bd)
         return o
@@ -243,7 +272,7 @@ class _FlashAttention(torch.autograd.Function):
         delta = (do.float() * o.float()).sum(-1)  # (B, H, T): rowsum(dO ∘ O)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         blk = _block(q)
-        common = dict(HAS_MASK=has_mask, CAUSAL=causal, BT=blk, BS=blk, BD=bd)
+        common = dict(HAS_MASK=has_mask, CAUSAL=causal, BT=blk, BS=blk, BD=bd, F32=_interpreting())
         strides = (q.stride(), k.stride(), v.stride(), sm, do.stride())
         bwd_kv[(triton.cdiv(s, blk), b * k.shape[1])](
             q, k, v, m, do, lse, delta, dk, dv, *strides, h, g, t, s, d, scale, **common
