@@ -103,7 +103,8 @@ def _summary(lm, results, randoms, gaps, n, seconds) -> dict:
         "fractions": FRACTIONS, "methods": methods,
         "random": {"aopc": rand_aopc, "insertion_auc": rand_ins, "deletion": d0, "insertion": i0},
         "ig_completeness_gap": {"median": float(torch.tensor(gaps).median()) if gaps else None,
-                                "max": max(gaps) if gaps else None},
+                                "max": max(gaps) if gaps else None,
+                                "under_5_percent": sum(g < 0.05 for g in gaps) / len(gaps) if gaps else None},
     }  # fmt: skip
 
 
@@ -136,7 +137,9 @@ def report_markdown(s: dict) -> str:
         lines += [
             "",
             "Integrated gradients' completeness gap (|Σ attributions − Δf| / |Δf|, summed over rows): "
-            f"median {100 * gap['median']:.2f}%, max {100 * gap['max']:.2f}% over the inputs.",
+            f"median {100 * gap['median']:.2f}%, max {100 * gap['max']:.2f}% over the inputs; under 5% for "
+            f"{100 * gap['under_5_percent']:.0f}% of them. The gap is relative to the change of the output "
+            "from the baseline, so it is large where that change is near zero.",
         ]
     lines += ["", "![deletion and insertion curves](curves.png)", ""]
     return "\n".join(lines)
