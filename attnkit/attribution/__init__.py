@@ -18,7 +18,7 @@ from torch import Tensor
 
 from attnkit.attribution import attention as attention_methods
 from attnkit.attribution import gradients
-from attnkit.attribution.target import Target, build_target
+from attnkit.attribution.target import BATCH, Target, build_target
 from attnkit.viz.streams import METHOD_TITLES
 
 METHODS = ("grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad")
@@ -56,7 +56,7 @@ class Attribution:
         )  # (R, S) -> (L=1, B=1, H=1, R, S)
 
 
-def attribute(t: Target, method: str, *, steps: int = 32, batch: int = 16) -> tuple[Tensor, dict]:
+def attribute(t: Target, method: str, *, steps: int = 32, batch: int = BATCH) -> tuple[Tensor, dict]:
     """``(scores (R, S), info)`` of ``method`` for a built target."""
     if method not in METHODS:
         raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.attention.reference import reference_attention
-from attnkit.attribution.target import Target
+from attnkit.attribution.target import BATCH, Target
 from attnkit.models.seq2seq import EncoderDecoder
 from attnkit.viz.rollout import attention_rollout
 from attnkit.viz.streams import capture_streams
@@ -114,7 +114,7 @@ def value_norm(t: Target) -> Tensor:
     return torch.stack([torch.einsum("hs,hsc->sc", w[r], f).norm(dim=-1) for r in range(len(w))]).cpu()
 
 
-def attention_grad(t: Target, *, batch: int = 16) -> Tensor:
+def attention_grad(t: Target, *, batch: int = BATCH) -> Tensor:
     module = last_attention(t.model)
     e = t.embeddings()
     n_rows = len(t.output_ids)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnkit.attribution.target import Target
+from attnkit.attribution.target import BATCH, Target
 
 
 def _row_grads(t: Target, embeds: Tensor, rows: Tensor) -> Tensor:
@@ -33,7 +33,7 @@ def _row_grads(t: Target, embeds: Tensor, rows: Tensor) -> Tensor:
     return grad
 
 
-def grad_input(t: Target, *, batch: int = 16) -> Tensor:
+def grad_input(t: Target, *, batch: int = BATCH) -> Tensor:
     e = t.embeddings()  # (1, S, C)
     n_rows = len(t.output_ids)
     out = torch.zeros(n_rows, t.n_inputs)
@@ -44,7 +44,7 @@ def grad_input(t: Target, *, batch: int = 16) -> Tensor:
     return out
 
 
-def integrated_gradients(t: Target, *, steps: int = 32, batch: int = 16) -> tuple[Tensor, dict]:
+def integrated_gradients(t: Target, *, steps: int = 32, batch: int = BATCH) -> tuple[Tensor, dict]:
     """``(attributions (R, S), info)`` with the completeness check in ``info``."""
     if steps < 1:
         raise ValueError(f"integrated gradients needs steps >= 1, got {steps}")
@@ -69,7 +69,7 @@ def integrated_gradients(t: Target, *, steps: int = 32, batch: int = 16) -> tupl
 
 
 @torch.no_grad()
-def occlusion(t: Target, *, batch: int = 16) -> Tensor:
+def occlusion(t: Target, *, batch: int = BATCH) -> Tensor:
     e = t.embeddings()  # (1, S, C)
     full = t.score(e)[0].float().cpu()  # (R,)
     s = t.n_inputs

@@ -21,6 +21,10 @@ from attnkit.models.classifier import TransformerClassifier
 from attnkit.models.decoder import Decoder
 from attnkit.models.seq2seq import EncoderDecoder
 
+BATCH = 8
+"""Input copies per forward/backward pass in every method: integrated gradients on a 512-token
+MiniLM input peaked at 2,077 MiB RSS with 16 copies, 1,268 with 8 (and took about as long)."""
+
 
 def token_embedding(model: nn.Module) -> nn.Embedding:
     """The embedding table whose output an attribution perturbs (the source side of a seq2seq)."""
