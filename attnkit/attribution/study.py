@@ -26,9 +26,10 @@ def study_inputs(lm: Any, n: int, *, prompt_chars: int = 48) -> list[str]:
         split = "test" if "test" in task.tables else "valid"
         return list(task.tables[split]["text"][:n])
     if family == "seq2seq":
-        return list(task.texts["test"][0][:n])
+        split = "test" if "test" in task.texts else "valid"
+        return list(task.texts[split][0][:n])
     if family == "decoder" and hasattr(task, "splits"):
-        text = task.splits["test"]
+        text = task.splits.get("test") or task.splits["valid"]
         step = max(prompt_chars, len(text) // max(n, 1))
         return [
             text[i : i + prompt_chars] for i in range(0, step * n, step) if text[i : i + prompt_chars].strip()
