@@ -94,3 +94,23 @@ def test_web_api_adds_attributions_and_rejects_unknown_methods(tiny_checkpoints)
     assert methods == ["attention", "attention", "ig", "occlusion"]  # encoder, rollout, then the two
     bad = client.post("/api/classify", json={"text": "who ?", "methods": ["lime"]})
     assert bad.status_code == 422 and "error" in bad.json()
+
+
+def test_study_inputs_per_family_and_the_validation_fallback():
+    import types
+
+    from attnkit.attribution.study import study_inputs
+
+    def fake(family, **task):
+        kind = types.SimpleNamespace(family=family)
+        return types.SimpleNamespace(kind=kind, task=types.SimpleNamespace(**task), cfg=types.SimpleNamespace(task="x"))
+
+    lm = fake("decoder", splits={"train": "t" * 500, "valid": "".join(chr(97 + i % 26) for i in range(2000))})
+    pieces = study_inputs(lm, 5, prompt_chars=48)
+    assert len(pieces) == 5 and all(len(p) == 48 for p in pieces) and pieces[0].startswith("abc")
+    lm = fake("seq2seq", texts={"valid": (["a", "b", "c"], ["x", "y", "z"])})
+    assert study_inputs(lm, 2) == ["a", "b"]
+    lm = fake("classifier", tables={"valid": {"text": ["p", "q"]}})
+    assert study_inputs(lm, 5) == ["p", "q"]
+    with pytest.raises(ValueError, match="runs on classifiers, translation/summarization models and LMs"):
+        study_inputs(fake("speech"), 3)
