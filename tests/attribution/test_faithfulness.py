@@ -103,7 +103,8 @@ def test_study_inputs_per_family_and_the_validation_fallback():
 
     def fake(family, **task):
         kind = types.SimpleNamespace(family=family)
-        return types.SimpleNamespace(kind=kind, task=types.SimpleNamespace(**task), cfg=types.SimpleNamespace(task="x"))
+        cfg = types.SimpleNamespace(task="x")
+        return types.SimpleNamespace(kind=kind, task=types.SimpleNamespace(**task), cfg=cfg)
 
     lm = fake("decoder", splits={"train": "t" * 500, "valid": "".join(chr(97 + i % 26) for i in range(2000))})
     pieces = study_inputs(lm, 5, prompt_chars=48)
