@@ -54,6 +54,13 @@ def _kernels():
     except ImportError as exc:
         raise ValueError("the triton attention backend needs Triton: pip install triton") from exc
 
+    _define_tile_probs(triton, tl)
+    return triton, _forward_kernel(triton, tl), _dkdv_kernel(triton, tl), _dq_kernel(triton, tl)
+
+
+def _forward_kernel(triton, tl):
+    """The forward kernel: one program per (query block, batch x head)."""
+
     @triton.jit
     def fwd(Q, K, V, M, Out, LSE, sq, sk, sv, sm, so, H, G, T, S, D, scale,
             HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr, BT: tl.constexpr, BS: tl.constexpr,
@@ -111,8 +118,20 @@ def _kernels():
         tl.store(Out + o_at, out.to(Out.dtype.element_ty), mask=(rt[:, None] < T) & (rd[None, :] < D))
         tl.store(LSE + (b * H + h) * T + rt, lse, mask=rt < T)
 
+    return fwd
+
+
+_tile_probs = None
+"""The tile-probability helper both backward kernels call, a @triton.jit function defined by
+:func:`_define_tile_probs`. Kernels resolve the functions they call among their module's globals,
+so it lives here rather than in a closure."""
+
+
+def _define_tile_probs(triton, tl) -> None:
+    global _tile_probs
+
     @triton.jit
-    def _tile_probs(q, k, rt, rs, lse, M, b, h, sm, T, S, scale,
+    def tile_probs(q, k, rt, rs, lse, M, b, h, sm, T, S, scale,
                     HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr):  # fmt: skip
         """The (BT, BS) probabilities of one tile, recomputed from the saved log-sum-exp."""
         s = tl.dot(q, tl.trans(k)).to(tl.float32) * scale
@@ -124,9 +143,11 @@ def _kernels():
             ok = ok & (tl.load(at, mask=ok, other=0) != 0)
         return tl.where(ok, tl.exp(s - lse[:, None]), 0.0)
 
-    # Kernels find the functions they call among their module's globals (here, as for any
-    # module-level @triton.jit function); the helper is defined lazily, so it is put there.
-    globals()["_tile_probs"] = _tile_probs
+    _tile_probs = tile_probs
+
+
+def _dkdv_kernel(triton, tl):
+    """Backward, first kernel: dK and dV per key block, over every query head of its group."""
 
     @triton.jit
     def bwd_kv(Q, K, V, M, DO, LSE, DELTA, DK, DV, sq, sk, sv, sm, so, H, G, T, S, D, scale,
@@ -176,6 +197,12 @@ def _kernels():
         tl.store(DK + k_at, dk.to(DK.dtype.element_ty), mask=kv_ok)
         tl.store(DV + v_at, dv.to(DV.dtype.element_ty), mask=kv_ok)
 
+    return bwd_kv
+
+
+def _dq_kernel(triton, tl):
+    """Backward, second kernel: dQ per query block."""
+
     @triton.jit
     def bwd_q(Q, K, V, M, DO, LSE, DELTA, DQ, sq, sk, sv, sm, so, H, G, T, S, D, scale,
               HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr, BT: tl.constexpr, BS: tl.constexpr,
@@ -216,7 +243,7 @@ def _kernels():
         q_at = b * sq[0] + h * sq[1] + rt[:, None] * sq[2] + rd[None, :]
         tl.store(DQ + q_at, dq.to(DQ.dtype.element_ty), mask=q_ok)
 
-    return triton, fwd, bwd_kv, bwd_q
+    return bwd_q
 
 
 def _interpreting() -> bool:

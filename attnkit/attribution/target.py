@@ -55,9 +55,7 @@ def swap_embeddings(model: nn.Module, embeds: Tensor):
     def reset(module, args):
         state["calls"] = 0
 
-    handles = [table.register_forward_hook(hook)]
-    root = model
-    handles.append(root.register_forward_pre_hook(reset))
+    handles = [table.register_forward_hook(hook), model.register_forward_pre_hook(reset)]
     try:
         yield
     finally:
@@ -91,22 +89,18 @@ class Target:
         with torch.no_grad():
             return token_embedding(self.model)(self.inputs).detach()
 
-    def logprobs(self, ids: Tensor, decoder_inputs: Tensor | None = None) -> Tensor:
+    def logprobs(self, ids: Tensor) -> Tensor:
         """``(B, R)`` log-probabilities of the explained outputs for ids ``(B, S)``."""
         m = self.model
         if self.kind == "classifier":
             return F.log_softmax(m(ids).logits.float(), -1)[:, [self.label_index]]
-        if self.kind == "seq2seq":
-            tgt = self.decoder_inputs if decoder_inputs is None else decoder_inputs
-            logits = m(ids, tgt.expand(ids.shape[0], -1)).logits.float()  # (B, T, V)
-            out = torch.tensor(self.output_ids, device=ids.device)
-            lp = F.log_softmax(logits[:, : len(self.output_ids)], -1)  # (B, R, V)
-            return lp.gather(-1, out.expand(ids.shape[0], -1)[..., None])[..., 0]
-        logits = m(ids).logits.float()  # (B, S, V)
-        pos = torch.tensor(self.positions, device=ids.device)
-        lp = F.log_softmax(logits[:, pos], -1)  # (B, R, V)
+        if self.kind == "seq2seq":  # row r is read at decoder position r
+            logits = m(ids, self.decoder_inputs.expand(ids.shape[0], -1)).logits[:, : len(self.output_ids)]
+        else:  # row r is read at the position before its token
+            logits = m(ids).logits[:, torch.tensor(self.positions, device=ids.device)]
+        lp = F.log_softmax(logits.float(), -1)  # (B, R, V)
         out = torch.tensor(self.output_ids, device=ids.device)
-        return lp.gather(-1, out.expand(ids.shape[0], -1)[..., None])[..., 0]
+        return lp.gather(-1, out.expand(ids.shape[0], -1)[..., None])[..., 0]  # (B, R, 1) -> (B, R)
 
     def score(self, embeds: Tensor) -> Tensor:
         """``(B, R)`` log-probabilities with the input embeddings replaced by ``embeds``."""

@@ -283,6 +283,35 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_study_parsers(sub) -> None:
+    """``attnkit study faithfulness`` and ``attnkit study long-range``."""
+    studies = sub.add_parser("study", help="studies that measure the seed's claims").add_subparsers(
+        dest="study", required=True, metavar="STUDY"
+    )
+    f = studies.add_parser("faithfulness", help="which attribution methods the model's predictions bear out")
+    f.add_argument("--ckpt", required=True, help="a classifier, translation or LM checkpoint")
+    f.add_argument("--out", required=True, help="output directory (report.md, curves.png, results.json)")
+    f.add_argument("--methods", help="comma-separated (default all): grad_input,ig,occlusion,attention,"
+                   "rollout,value_norm,attention_grad")  # fmt: skip
+    f.add_argument("--n", type=COUNT, default=200, help="test inputs to explain (default 200)")
+    f.add_argument("--random-orders", type=COUNT, default=3, help="random-order baselines (default 3)")
+    f.add_argument("--steps", type=COUNT, default=32, help="integrated-gradients steps (default 32)")
+    f.add_argument("--device", default="auto", help=DEVICE_HELP)
+    f.set_defaults(func=_cmd_faithfulness)
+    s = studies.add_parser("long-range", help="attention vs LSTM vs CNN on synthetic tasks: report and plots")
+    s.add_argument("--out", required=True, help="output directory (an interrupted study resumes there)")
+    s.add_argument("--config", help="StudyConfig YAML (default: the built-in study)")
+    s.add_argument("--quick", action="store_true",
+                   help="smaller: 2 tasks, T<=64, 3 models (30+ min on 2 cores)")
+    s.add_argument(
+        "--no-cost",
+        action="store_true",
+        help="skip the time/memory-vs-length measurement (reuse <out>/cost.json if there)",
+    )
+    s.add_argument("overrides", nargs="*", help="dotted overrides such as steps=300 lengths=[16,32]")
+    s.set_defaults(func=_cmd_study)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from attnkit import __version__
 
@@ -371,31 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("overrides", nargs="*", help="ModelConfig overrides such as n_layers=3")
     d.set_defaults(func=_cmd_demo)
 
-    studies = sub.add_parser("study", help="studies that measure the seed's claims").add_subparsers(
-        dest="study", required=True, metavar="STUDY"
-    )
-    f = studies.add_parser("faithfulness", help="which attribution methods the model's predictions bear out")
-    f.add_argument("--ckpt", required=True, help="a classifier, translation or LM checkpoint")
-    f.add_argument("--out", required=True, help="output directory (report.md, curves.png, results.json)")
-    f.add_argument("--methods", help="comma-separated (default all): grad_input,ig,occlusion,attention,"
-                   "rollout,value_norm,attention_grad")  # fmt: skip
-    f.add_argument("--n", type=COUNT, default=200, help="test inputs to explain (default 200)")
-    f.add_argument("--random-orders", type=COUNT, default=3, help="random-order baselines (default 3)")
-    f.add_argument("--steps", type=COUNT, default=32, help="integrated-gradients steps (default 32)")
-    f.add_argument("--device", default="auto", help=DEVICE_HELP)
-    f.set_defaults(func=_cmd_faithfulness)
-    s = studies.add_parser("long-range", help="attention vs LSTM vs CNN on synthetic tasks: report and plots")
-    s.add_argument("--out", required=True, help="output directory (an interrupted study resumes there)")
-    s.add_argument("--config", help="StudyConfig YAML (default: the built-in study)")
-    s.add_argument("--quick", action="store_true",
-                   help="smaller: 2 tasks, T<=64, 3 models (30+ min on 2 cores)")
-    s.add_argument(
-        "--no-cost",
-        action="store_true",
-        help="skip the time/memory-vs-length measurement (reuse <out>/cost.json if there)",
-    )
-    s.add_argument("overrides", nargs="*", help="dotted overrides such as steps=300 lengths=[16,32]")
-    s.set_defaults(func=_cmd_study)
+    _add_study_parsers(sub)
 
     from attnkit.cli import export, serve, speech, viz
 

@@ -37,19 +37,12 @@ class ExportError(ValueError):
 
 def onnx_kind(model: nn.Module) -> str | None:
     """``decoder``, ``classifier`` or ``encoder`` for what ONNX export holds, else None."""
-    from attnkit.models.speech import SpeechEncoderDecoder
-
     if isinstance(model, Decoder) and not model.cross_attention:
         return "decoder"
     if isinstance(model, TransformerClassifier):
         return "classifier"
-    if (
-        isinstance(model, Encoder)
-        and not isinstance(model, SpeechEncoderDecoder)
-        and model.cfg.arch == "transformer"
-    ):
-        return "encoder" if type(model) is Encoder else None
-    return None
+    # Exactly an Encoder: the speech model's audio encoder subclasses it with a frame front end.
+    return "encoder" if type(model) is Encoder else None
 
 
 def check_exportable(model: nn.Module, fmt: str) -> None:

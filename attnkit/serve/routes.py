@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from attnkit.api import LoadedModel
+from attnkit.attribution import METHODS, explain
 from attnkit.serve.limits import ApiError, ServeLimits
 from attnkit.text.base import replace_surrogates
 from attnkit.viz.inspect import inspect_attention
@@ -26,9 +27,7 @@ from attnkit.viz.streams import has_attention
 log = logging.getLogger(__name__)
 
 
-METHODS = ("grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad")
-Method = Literal["grad_input", "ig", "occlusion", "attention", "rollout", "value_norm", "attention_grad"]
-"""attnkit.attribution.METHODS (tests/serve/test_app.py checks that they agree)."""
+Method = Literal[METHODS]  # one of attnkit.attribution.METHODS, checked by the request model
 
 
 class TaskRequest(BaseModel):
@@ -136,12 +135,9 @@ def run_task(
     if want and has_attention(lm.model):
         view = inspect_attention(lm, **kw)
         payload = view_payload(view)
-        if methods:
-            from attnkit.attribution import explain
-
-            for m in methods:
-                a = explain(lm, kw["text"], m, max_new_tokens=min(kw.get("max_new_tokens") or 16, 16))
-                payload["streams"].append(stream_payload(a.stream()))
+        for m in methods:
+            a = explain(lm, kw["text"], m, max_new_tokens=min(kw.get("max_new_tokens") or 16, 16))
+            payload["streams"].append(stream_payload(a.stream()))
         return {"output": view.output, "attention": payload, "notes": view.meta.get("notes", [])}
     return {"output": plain(), "attention": None, "notes": []}
 

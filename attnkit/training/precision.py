@@ -21,14 +21,12 @@ import contextlib
 
 import torch
 
-from attnkit.layers.kernels import cpu_flags
-
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-"""``/proc/cpuinfo`` flags of CPUs with native bf16 dot products."""
+from attnkit.layers.kernels import BF16_CPU_FLAGS, cpu_flags
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True where the CPU multiplies bf16 natively (AMX-BF16 or AVX512-BF16)."""
+    """True where the CPU multiplies bf16 natively (AMX-BF16 or AVX512-BF16). Reads this module's
+    ``cpu_flags`` (not the kernels' function), so tests can pin the precision alone."""
     return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
 
 

@@ -33,9 +33,13 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+"""``/proc/cpuinfo`` flags of CPUs with native bf16 dot products."""
+
+
 def cpu_has_fast_bf16() -> bool:
     """True where the CPU multiplies bf16 natively (AMX-BF16 or AVX512-BF16)."""
-    return any(flag in cpu_flags() for flag in ("amx_bf16", "avx512_bf16"))
+    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
 
 
 @functools.cache
